@@ -1,0 +1,34 @@
+"""minidl: a small neural-network framework written by hand on PyTorch tensors.
+
+Each public class names the notebook (in notebooks/) that derives it.
+"""
+
+from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from .gradcheck import gradcheck
+from .init import gain, xavier_normal_
+from .linear import Linear
+from .losses import BCELoss, MSELoss
+from .module import Module, Parameter, ShapeError
+from .optim import SGD
+from .sequential import Sequential
+
+__all__ = [
+    "ELU",
+    "SELU",
+    "SGD",
+    "BCELoss",
+    "LeakyReLU",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "ShapeError",
+    "Sigmoid",
+    "Tanh",
+    "gain",
+    "gradcheck",
+    "xavier_normal_",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,109 @@
+"""Central differences: check any module's backward against (f(x + h) - f(x - h)) / 2h.
+
+Derived in notebooks/01_linear.ipynb; used in every notebook after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .losses import _Loss
+from .module import Module, check_tensor
+
+
+@dataclass
+class Mismatch:
+    """The worst disagreement found: where, what was expected and what backward gave."""
+
+    tensor: str
+    index: tuple[int, ...]
+    expected: float
+    got: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.tensor}{list(self.index)}: central difference {self.expected:.6g}, "
+            f"backward {self.got:.6g}"
+        )
+
+
+@dataclass
+class GradcheckResult:
+    """ok is True when every entry agrees within atol + rtol |expected|."""
+
+    ok: bool
+    max_abs_diff: float
+    worst: Mismatch | None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.ok else f"FAILED at {self.worst}"
+        return f"gradcheck {verdict} (max abs difference {self.max_abs_diff:.1e})"
+
+
+def gradcheck(
+    module: Module,
+    x: Tensor,
+    target: Tensor | None = None,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    generator: torch.Generator | None = None,
+    raise_on_failure: bool = False,
+) -> GradcheckResult:
+    """Compare backward with central differences of L = sum(u * module(x)), u random.
+
+    For a loss module, pass the target and L is the loss itself. Work in float64:
+    x and the parameters should be float64. Checks dL/dx and every dL/dparam.
+    """
+    check_tensor("gradcheck", x, "x")
+    is_loss = isinstance(module, _Loss)
+    if is_loss and target is None:
+        raise ValueError("gradcheck: a loss module needs a target")
+    if any(t.dtype != torch.float64 for t in [x, *(p.value for p in module.params())]):
+        raise TypeError("gradcheck: use float64 for x and the parameters (dtype=torch.float64)")
+    x = x.clone()
+
+    def run() -> Tensor:
+        return module(x, target) if is_loss else module(x)  # type: ignore[call-arg]
+
+    out = run()  # also leaves the stored input that backward needs
+    u = torch.empty(out.shape, dtype=out.dtype, device=out.device).normal_(generator=generator)
+    module.zero_grad()
+    tensors = [("x", x, module.backward(u))]
+    tensors += [(f"params()[{i}]", p.value, p.grad.clone()) for i, p in enumerate(module.params())]
+    worst, worst_score, max_diff = None, -1.0, 0.0
+    for name, value, analytic in tensors:
+        flat, flat_grad = value.view(-1), analytic.reshape(-1)
+        for k in range(flat.numel()):
+            old = flat[k].item()
+            flat[k] = old + eps
+            plus = float((run() * u).sum())
+            flat[k] = old - eps
+            minus = float((run() * u).sum())
+            flat[k] = old
+            expected, got = (plus - minus) / (2 * eps), flat_grad[k].item()
+            diff = abs(expected - got)
+            score = diff / (atol + rtol * abs(expected))
+            max_diff = max(max_diff, diff)
+            if score > worst_score:
+                worst_score = score
+                worst = Mismatch(name, tuple(_unravel(k, value.shape)), expected, got)
+    result = GradcheckResult(worst_score <= 1.0, max_diff, worst)
+    if raise_on_failure and not result.ok:
+        raise AssertionError(str(result))
+    return result
+
+
+def _unravel(k: int, shape: torch.Size) -> list[int]:
+    index = []
+    for size in reversed(shape):
+        index.append(k % size)
+        k //= size
+    return index[::-1]

@@ -1,0 +1,59 @@
+"""Xavier initialisation with a gain chosen by the nonlinearity that follows.
+
+Derived in notebooks/02_initialization.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+NONLINEARITIES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "elu")
+
+
+def _elu_second_moment(alpha: float) -> float:
+    """E[elu(z)^2] for z ~ N(0, 1): 1/2 + alpha^2 (e^2 Phi(-2) - 2 e^(1/2) Phi(-1) + 1/2)."""
+
+    def phi_neg(t: float) -> float:  # Phi(-t), the standard normal tail
+        return 0.5 * math.erfc(t / math.sqrt(2.0))
+
+    tail = math.e**2 * phi_neg(2.0) - 2.0 * math.exp(0.5) * phi_neg(1.0) + 0.5
+    return 0.5 + alpha**2 * tail
+
+
+def gain(nonlinearity: str, param: float | None = None) -> float:
+    """The factor g in std = g sqrt(2 / (n_in + n_out)) for the nonlinearity that follows.
+
+    relu sqrt(2) and leaky_relu sqrt(2 / (1 + slope^2)) keep E[f(z)^2] = E[z^2];
+    elu uses the same rule, 1 / sqrt(E[elu(z)^2]) for z ~ N(0, 1) (about 1.406 for
+    alpha = 0.2); tanh 5/3 and selu 3/4 are PyTorch's values. `param` is the
+    leaky_relu slope or the elu alpha (default 0.2, minidl's defaults).
+    Derived in notebooks/02_initialization.ipynb.
+    """
+    if nonlinearity in ("linear", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "selu":
+        return 3.0 / 4.0
+    p = 0.2 if param is None else float(param)
+    if nonlinearity == "leaky_relu":
+        return math.sqrt(2.0 / (1.0 + p**2))
+    if nonlinearity == "elu":
+        return 1.0 / math.sqrt(_elu_second_moment(p))
+    raise ValueError(
+        f"gain: unknown nonlinearity {nonlinearity!r}; expected one of {NONLINEARITIES}"
+    )
+
+
+def xavier_normal_(
+    tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill tensor (..., out, in) in place from N(0, gain^2 2 / (in + out))."""
+    fan_out, fan_in = tensor.shape[-2], tensor.shape[-1]
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return tensor.normal_(0.0, std, generator=generator)
