@@ -11,28 +11,28 @@ from .module import ArgumentError, Module
 
 
 class _Elementwise(Module):
-    """y = f(x) elementwise; backward returns grad_output * f'(x)."""
+    """y = f(x) elementwise; backward returns grad_output * f'(x), written with y when cheaper."""
+
+    _output: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        """y = f(x)."""
-        return self.f(self._remember(x))
+        """y = f(x); keeps x and y for backward."""
+        self._output = self.f(self._remember(x))
+        return self._output
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """dL/dx = dL/dy * f'(x)."""
-        return grad_output * self.df(self._recall(grad_output))
+        x = self._recall(grad_output)
+        assert self._output is not None
+        return grad_output * self.df(x, self._output)
 
     def f(self, x: Tensor) -> Tensor:
         """The function."""
         raise NotImplementedError
 
-    def df(self, x: Tensor) -> Tensor:
-        """Its derivative, at the stored input."""
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """Its derivative at x, where y = f(x)."""
         raise NotImplementedError
-
-
-def _positive(x: Tensor) -> Tensor:
-    """1 where x > 0, else 0, in x's dtype (torch's convention: f'(0) is the left side)."""
-    return (x > 0).to(x.dtype)
 
 
 def _check_number(owner: str, name: str, value: float, positive: bool = False) -> float:
@@ -44,7 +44,7 @@ def _check_number(owner: str, name: str, value: float, positive: bool = False) -
 
 
 class ReLU(_Elementwise):
-    """f(x) = max(0, x); f'(x) = 1[x > 0].
+    """f(x) = max(0, x); f'(x) = 1[x > 0] = sign(f(x)) (so f'(0) = 0, as in torch).
 
     Derived in notebooks/03_activations.ipynb.
     """
@@ -52,8 +52,8 @@ class ReLU(_Elementwise):
     def f(self, x: Tensor) -> Tensor:
         return x.clamp(min=0)
 
-    def df(self, x: Tensor) -> Tensor:
-        return _positive(x)
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
+        return y.sign()
 
 
 class Tanh(_Elementwise):
@@ -65,12 +65,12 @@ class Tanh(_Elementwise):
     def f(self, x: Tensor) -> Tensor:
         return x.tanh()
 
-    def df(self, x: Tensor) -> Tensor:
-        return 1 - x.tanh().square()
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
+        return 1 - y.square()
 
 
 class LeakyReLU(_Elementwise):
-    """f(x) = x if x > 0 else slope x; f'(x) = 1 or slope.
+    """f(x) = max(x, 0) + slope min(x, 0); f'(x) = slope + (1 - slope) 1[x > 0].
 
     Derived in notebooks/03_activations.ipynb.
     """
@@ -79,50 +79,53 @@ class LeakyReLU(_Elementwise):
         self.slope = _check_number("LeakyReLU", "slope", slope)
 
     def f(self, x: Tensor) -> Tensor:
-        return x.where(x > 0, x * self.slope)
+        return x.clamp(max=0).mul_(self.slope).add_(x.clamp(min=0))
 
-    def df(self, x: Tensor) -> Tensor:
-        return _positive(x).mul_(1 - self.slope).add_(self.slope)
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
+        return x.clamp(min=0).sign_().mul_(1 - self.slope).add_(self.slope)
 
     def extra_repr(self) -> str:
         return f"slope={self.slope}"
 
 
 class ELU(_Elementwise):
-    """f(x) = x if x > 0 else alpha (e^x - 1); f'(x) = 1 or alpha e^x.
+    """f(x) = x if x > 0 else alpha (e^x - 1); f'(x) = 1 if x > 0 else alpha e^x.
 
-    e^x is only ever taken of min(x, 0), so large inputs cannot overflow.
+    Branch-free, with e^x only ever taken of min(x, 0) so that nothing overflows:
+    f = max(x, 0) + alpha (e^min(x,0) - 1), f' = 1[x > 0] (1 - alpha) + alpha e^min(x,0).
     Derived in notebooks/03_activations.ipynb.
     """
 
+    scale = 1.0
+    _exp: Tensor | None = None
+
     def __init__(self, alpha: float = 0.2) -> None:
-        self.alpha = _check_number("ELU", "alpha", alpha, positive=True)
+        self.alpha = _check_number(type(self).__name__, "alpha", alpha, positive=True)
 
     def f(self, x: Tensor) -> Tensor:
-        return x.clamp(min=0) + self.alpha * x.clamp(max=0).expm1()
+        self._exp = x.clamp(max=0).exp()
+        y = self._exp.sub(1).mul_(self.alpha).add_(x.clamp(min=0))
+        return y if self.scale == 1.0 else y.mul_(self.scale)
 
-    def df(self, x: Tensor) -> Tensor:
-        return (self.alpha * x.clamp(max=0).exp()).where(x <= 0, 1.0)
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
+        assert self._exp is not None
+        step = x.clamp(min=0).sign_().mul_(1 - self.alpha)  # 1[x > 0] (1 - alpha)
+        d = step.add_(self._exp, alpha=self.alpha)
+        return d if self.scale == 1.0 else d.mul_(self.scale)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
 class SELU(ELU):
-    """f(x) = scale * elu_alpha(x); f'(x) = scale or scale alpha e^x.
+    """f(x) = scale elu_alpha(x); f'(x) = scale if x > 0 else scale alpha e^x.
 
     Derived in notebooks/03_activations.ipynb.
     """
 
     def __init__(self, alpha: float = 1.6733, scale: float = 1.0507) -> None:
-        super().__init__(_check_number("SELU", "alpha", alpha, positive=True))
+        super().__init__(alpha)
         self.scale = _check_number("SELU", "scale", scale, positive=True)
-
-    def f(self, x: Tensor) -> Tensor:
-        return super().f(x).mul_(self.scale)
-
-    def df(self, x: Tensor) -> Tensor:
-        return super().df(x).mul_(self.scale)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, scale={self.scale}"
@@ -136,9 +139,8 @@ class Sigmoid(_Elementwise):
     """
 
     def f(self, x: Tensor) -> Tensor:
-        e = x.abs().neg_().exp_()
+        e = x.abs().neg_().exp()
         return e.where(x < 0, 1.0).div_(1 + e)
 
-    def df(self, x: Tensor) -> Tensor:
-        y = self.f(x)
+    def df(self, x: Tensor, y: Tensor) -> Tensor:
         return y * (1 - y)

@@ -46,6 +46,20 @@ def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     return (x - mean) / std
 
 
+def permutation(
+    n: int,
+    *,
+    generator: torch.Generator | None = None,
+    replicas: int | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """A uniformly random order of range(n) (one per replica): argsort of uniform keys."""
+    check_size("permutation", "n", n)
+    lead = () if replicas is None else (replicas,)
+    keys = torch.empty((*lead, n), dtype=torch.float64, device=device)
+    return keys.uniform_(generator=generator).argsort(dim=-1)
+
+
 def shuffled_batches(
     n: int,
     batch_size: int,
@@ -58,10 +72,7 @@ def shuffled_batches(
 
     Yields (batch,) indices, or (R, batch) with replicas=R; the last batch may be short.
     """
-    check_size("shuffled_batches", "n", n)
     check_size("shuffled_batches", "batch_size", batch_size)
-    lead = () if replicas is None else (replicas,)
-    keys = torch.empty((*lead, n), dtype=torch.float64, device=device)
-    order = keys.uniform_(generator=generator).argsort(dim=-1)
+    order = permutation(n, generator=generator, replicas=replicas, device=device)
     for start in range(0, n, batch_size):
         yield order[..., start : start + batch_size]

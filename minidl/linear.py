@@ -73,8 +73,7 @@ class Linear(Module):
         if self.replicas is None:
             if x.ndim == 0 or x.shape[-1] != self.in_features:
                 raise ShapeError(
-                    f"{self!r}: expected input (..., {self.in_features}), "
-                    f"got {tuple(x.shape)}"
+                    f"{self!r}: expected input (..., {self.in_features}), got {tuple(x.shape)}"
                 )
             if x.ndim == 2:
                 return b.addmm(x, w.t())

@@ -96,9 +96,7 @@ class BCELoss(_Loss):
             outside = (v < 0) | (v > 1) | v.isnan()
             if bool(outside.any()):
                 bad = v[outside][0].item()
-                raise ValueError(
-                    f"BCELoss: every {what} must lie in [0, 1]; found {bad!r}"
-                )
+                raise ValueError(f"BCELoss: every {what} must lie in [0, 1]; found {bad!r}")
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
         log_p = p.log().clamp_(min=-100)

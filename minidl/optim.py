@@ -42,7 +42,7 @@ class SGD:
             for p in self.params:
                 p.value.add_(p.grad, alpha=-self.lr)
             return
-        for p, v in zip(self.params, self.velocity):
+        for p, v in zip(self.params, self.velocity, strict=True):
             v.mul_(self.momentum).add_(p.grad)
             p.value.add_(v, alpha=-self.lr)
 

@@ -1,0 +1,124 @@
+"""Command line: python -m minidl reproduce | sweep (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .experiment import ENGINES, RECIPES, REPORT_TEST_ERROR, REPORT_TRAIN_ERROR, Result, reproduce
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _momentum(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m minidl",
+        description="Train the EE-559 disk classifier many times and report error statistics.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs", type=_positive_int, default=100, help="networks (default 100)")
+    common.add_argument("--epochs", type=_positive_int, default=100)
+    common.add_argument("--batch-size", type=_positive_int, default=100)
+    common.add_argument("--momentum", type=_momentum, default=None, help="default: the recipe's")
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--engine", choices=ENGINES, default="replicas")
+    common.add_argument("--recipe", choices=sorted(RECIPES), default="default")
+    common.add_argument("--device", default="cpu")
+    common.add_argument("--threads", type=_positive_int, default=1, help="torch threads (1)")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    common.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    rep = commands.add_parser("reproduce", parents=[common], help="the report's 100-run table")
+    rep.add_argument("--lr", type=_positive_float, default=None, help="default: the recipe's")
+    sweep = commands.add_parser("sweep", parents=[common], help="the protocol for several lrs")
+    sweep.add_argument("--lr", type=_positive_float, nargs="+", required=True)
+    return parser
+
+
+def _run(args: argparse.Namespace, lr: float | None) -> Result:
+    progress: Any = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=args.epochs, desc=f"lr={lr}" if lr else "epochs", file=sys.stderr)
+    try:
+        return reproduce(
+            runs=args.runs,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=lr,
+            momentum=args.momentum,
+            recipe=args.recipe,
+            seed=args.seed,
+            engine=args.engine,
+            device=args.device,
+            on_epoch=None if progress is None else lambda e: progress.update(),
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _row(name: str, train: tuple[float, float], test: tuple[float, float], extra: str) -> str:
+    return f"{name:<34} {train[0]:5.2f} +- {train[1]:<5.2f}  {test[0]:5.2f} +- {test[1]:<5.2f}  {extra}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the arguments, run, print the table; exit status 2 on bad arguments."""
+    args = _parser().parse_args(argv)
+    torch.set_grad_enabled(False)
+    torch.set_num_threads(args.threads)
+    header = f"{'':<34} {'train error %':>14}   {'test error %':>13}"
+    if args.command == "reproduce":
+        result = _run(args, args.lr)
+        cfg = result.config
+        print(
+            f"{args.runs} runs, recipe {args.recipe!r} (lr {cfg['lr']}, momentum "
+            f"{cfg['momentum']}), engine {args.engine}"
+        )
+        print(header)
+        print(_row("report (Ferrot & Richter, 2021)", REPORT_TRAIN_ERROR, REPORT_TEST_ERROR, ""))
+        restarts = sum(result.restarts)
+        extra = f"restarts {restarts}, {result.seconds:.1f} s"
+        print(_row("minidl", result.train_error, result.test_error, extra))
+        payload: Any = result.to_json()
+    else:
+        results = [_run(args, lr) for lr in args.lr]
+        print(f"{args.runs} runs per point, recipe {args.recipe!r}, engine {args.engine}")
+        print(header)
+        for lr, r in zip(args.lr, results, strict=True):
+            extra = f"restarts {sum(r.restarts)}, {r.seconds:.1f} s"
+            print(_row(f"lr {lr:g}", r.train_error, r.test_error, extra))
+        payload = [r.to_json() for r in results]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

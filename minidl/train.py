@@ -1,0 +1,167 @@
+"""The training loop, the error rate and the report's restart rule, for one network or R replicas.
+
+Derived in notebooks/07_training.ipynb (replicas in notebooks/08_replicas.ipynb).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .data import permutation
+from .losses import _Loss
+from .module import Module, ShapeError, check_size, check_tensor
+from .optim import SGD
+
+
+@dataclass(frozen=True)
+class RestartRule:
+    """Redraw a network when, from epoch `start` on, its epoch loss moved by less than
+    `tol` and its train error is above `max_error` (the report's rescue for stuck runs).
+
+    Derived in notebooks/07_training.ipynb.
+    """
+
+    start: int = 10
+    tol: float = 1e-4
+    max_error: float = 0.40
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and error, shape (epochs,) or (epochs, R), averaged over
+    the epoch's batches as they were trained; restarts per network; `diverged` marks
+    networks whose loss was ever non-finite."""
+
+    loss: Tensor
+    train_error: Tensor
+    restarts: Tensor
+    diverged: Tensor
+
+
+def error_rate(model: Module, x: Tensor, y: Tensor) -> Tensor:
+    """Fraction of points with (model(x) > 0.5) != y: a scalar, or one per replica."""
+    wrong = (model(x) > 0.5) != (y > 0.5)
+    return wrong.to(x.dtype).mean(dim=(-2, -1))
+
+
+def _gather(t: Tensor, idx: Tensor) -> Tensor:
+    """Rows idx of t: t[idx] for one network, rows idx[r] of t[r] for (R, n, k) data."""
+    if idx.ndim == 1:
+        return t[idx]
+    return t.gather(1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
+
+
+def _step(
+    model: Module, loss_fn: _Loss, optimizer: SGD, xb: Tensor, yb: Tensor
+) -> tuple[Tensor, Tensor]:
+    """One SGD step on one batch; returns the summed loss and the misclassified count."""
+    out = model(xb)
+    loss = loss_fn(out, yb)
+    optimizer.zero_grad()
+    model.backward(loss_fn.backward())
+    optimizer.step()
+    wrong = ((out > 0.5) != (yb > 0.5)).sum(dim=(-2, -1))
+    return loss * xb.shape[-2], wrong
+
+
+def train(
+    model: Module,
+    loss_fn: _Loss,
+    optimizer: SGD,
+    x: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    restart: RestartRule | None = None,
+    loop: bool = False,
+    on_epoch: Callable[[int], None] | None = None,
+) -> History:
+    """Minibatch SGD for `epochs` passes over (x, y), reshuffled every epoch.
+
+    x (n, d) and y (n, k) train one network; x (R, n, d) and y (R, n, k) train R
+    replicas, each on its own data and its own shuffle. With loop=True the replicas
+    are trained one network at a time (same draws, same result, slower).
+    Derived in notebooks/07_training.ipynb.
+    """
+    check_tensor("train", x, "x")
+    check_tensor("train", y, "y")
+    check_size("train", "epochs", epochs)
+    check_size("train", "batch_size", batch_size)
+    if x.ndim not in (2, 3) or y.ndim != x.ndim or x.shape[:-1] != y.shape[:-1]:
+        raise ShapeError(
+            f"train: expected x (n, d) and y (n, k), or (R, n, d) and (R, n, k); "
+            f"got x {tuple(x.shape)} and y {tuple(y.shape)}"
+        )
+    replicas = x.shape[0] if x.ndim == 3 else None
+    lead = () if replicas is None else (replicas,)
+    n = x.shape[-2]
+    history = History(
+        loss=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
+        train_error=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
+        restarts=torch.empty(lead, dtype=torch.int64, device=x.device).zero_(),
+        diverged=torch.empty(lead, dtype=torch.bool, device=x.device).fill_(False),
+    )
+    singles = []
+    if loop and replicas is not None:
+        for r in range(replicas):
+            net = model.replica(r)
+            singles.append((net, SGD(net.params(), optimizer.lr, optimizer.momentum)))
+    previous = None
+    for epoch in range(epochs):
+        total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
+        order = permutation(n, generator=generator, replicas=replicas, device=x.device)
+        xs, ys = _gather(x, order), _gather(y, order)  # one shuffle of the data per epoch
+        for start in range(0, n, batch_size):
+            xb, yb = xs[..., start : start + batch_size, :], ys[..., start : start + batch_size, :]
+            if singles:
+                for r, (net, opt) in enumerate(singles):
+                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r])
+                    total[0, r] += loss_sum
+                    total[1, r] += wrong
+            else:
+                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb)
+                total[0] += loss_sum
+                total[1] += wrong
+        history.loss[epoch], history.train_error[epoch] = loss, error = total / n
+        bad = ~loss.isfinite()
+        if replicas is None and bool(bad):
+            raise FloatingPointError(
+                f"train: the loss became {loss.item()} in epoch {epoch}; "
+                f"try a smaller learning rate than {optimizer.lr}"
+            )
+        history.diverged |= bad
+        if restart is not None:
+            stuck = (loss - previous).abs() < restart.tol if previous is not None else bad
+            redraw = bad | (stuck & (error > restart.max_error) & (epoch >= restart.start))
+            if bool(redraw.any()):
+                _redraw(model, optimizer, singles, redraw, generator)
+                history.restarts += redraw.to(torch.int64)
+                loss = loss.where(~redraw, float("inf"))
+        previous = loss
+        if on_epoch is not None:
+            on_epoch(epoch)
+    return history
+
+
+def _redraw(
+    model: Module,
+    optimizer: SGD,
+    singles: list[tuple[Module, SGD]],
+    mask: Tensor,
+    generator: torch.Generator | None,
+) -> None:
+    """Draw fresh parameters and forget the momentum of the networks in mask."""
+    if mask.ndim == 0:
+        model.reset_parameters(generator)
+        optimizer.reset_velocity()
+        return
+    model.reset_parameters(generator, replicas=mask)
+    optimizer.reset_velocity(mask)
+    for r in mask.nonzero().flatten().tolist() if singles else []:
+        singles[r][1].reset_velocity()
