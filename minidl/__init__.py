@@ -3,6 +3,7 @@
 Each public class names the notebook (in notebooks/) that derives it.
 """
 
+from . import data, experiment, train
 from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .gradcheck import gradcheck
 from .init import gain, xavier_normal_
@@ -28,6 +29,8 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "gain",
+    "data",
+    "experiment",
     "gradcheck",
     "xavier_normal_",
 ]

@@ -84,7 +84,10 @@ def _run(args: argparse.Namespace, lr: float | None) -> Result:
 
 
 def _row(name: str, train: tuple[float, float], test: tuple[float, float], extra: str) -> str:
-    return f"{name:<34} {train[0]:5.2f} +- {train[1]:<5.2f}  {test[0]:5.2f} +- {test[1]:<5.2f}  {extra}"
+    def cell(mean_sd: tuple[float, float]) -> str:
+        return f"{mean_sd[0]:5.2f} +- {mean_sd[1]:<5.2f}"
+
+    return f"{name:<34} {cell(train)}  {cell(test)}  {extra}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
