@@ -59,7 +59,7 @@ def run_torch_nn(
                 idx = order[i : i + batch_size]
                 loss = nn.functional.mse_loss(net(x[r, idx]), y[r, idx])
                 opt.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
         with torch.no_grad():
             train_errors.append(((net(x[r]) > 0.5) != (y[r] > 0.5)).float().mean().item() * 100)

@@ -28,10 +28,11 @@ __all__ = [
     "ShapeError",
     "Sigmoid",
     "Tanh",
-    "gain",
     "data",
     "experiment",
+    "gain",
     "gradcheck",
+    "train",
     "xavier_normal_",
 ]
 __version__ = "0.1.0"
