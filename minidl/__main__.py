@@ -34,6 +34,14 @@ def _momentum(text: str) -> float:
     return value
 
 
+def _device(text: str) -> str:
+    try:
+        torch.empty(0, device=torch.device(text))
+    except (RuntimeError, AssertionError) as error:
+        raise argparse.ArgumentTypeError(f"no usable device {text!r} ({error})") from None
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl",
@@ -48,8 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--engine", choices=ENGINES, default="replicas")
     common.add_argument("--recipe", choices=sorted(RECIPES), default="default")
-    common.add_argument("--device", default="cpu")
-    common.add_argument("--threads", type=_positive_int, default=1, help="torch threads (1)")
+    common.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda, ...")
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     common.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     rep = commands.add_parser("reproduce", parents=[common], help="the report's 100-run table")
@@ -62,9 +69,13 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, lr: float | None) -> Result:
     progress: Any = None
     if not args.no_progress:
-        from tqdm import tqdm
-
-        progress = tqdm(total=args.epochs, desc=f"lr={lr}" if lr else "epochs", file=sys.stderr)
+        try:
+            from tqdm import tqdm
+        except ImportError:  # tqdm comes with the notebooks extra; no bar without it
+            tqdm = None
+        if tqdm is not None:
+            desc = f"lr={lr}" if lr else "epochs"
+            progress = tqdm(total=args.epochs, desc=desc, file=sys.stderr)
     try:
         return reproduce(
             runs=args.runs,
@@ -94,7 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments, run, print the table; exit status 2 on bad arguments."""
     args = _parser().parse_args(argv)
     torch.set_grad_enabled(False)
-    torch.set_num_threads(args.threads)
     header = f"{'':<34} {'train error %':>14}   {'test error %':>13}"
     if args.command == "reproduce":
         result = _run(args, args.lr)

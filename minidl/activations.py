@@ -24,14 +24,14 @@ class _Elementwise(Module):
         """dL/dx = dL/dy * f'(x)."""
         x = self._recall(grad_output)
         assert self._output is not None
-        return grad_output * self.df(x, self._output)
+        return self.df(x, self._output).mul_(grad_output)
 
     def f(self, x: Tensor) -> Tensor:
         """The function."""
         raise NotImplementedError
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        """Its derivative at x, where y = f(x)."""
+        """Its derivative at x, where y = f(x), as a new tensor."""
         raise NotImplementedError
 
 
@@ -92,25 +92,27 @@ class ELU(_Elementwise):
     """f(x) = x if x > 0 else alpha (e^x - 1); f'(x) = 1 if x > 0 else alpha e^x.
 
     Branch-free, with e^x only ever taken of min(x, 0) so that nothing overflows:
-    f = max(x, 0) + alpha (e^min(x,0) - 1), f' = 1[x > 0] (1 - alpha) + alpha e^min(x,0).
+    f = max(x, 0) + alpha (e^min(x,0) - 1), f' = (1 - alpha) 1[x > 0] + alpha e^min(x,0).
     Derived in notebooks/03_activations.ipynb.
     """
 
     scale = 1.0
-    _exp: Tensor | None = None
+    _neg: Tensor | None = None  # alpha (e^min(x,0) - 1), kept from forward for backward
+    _pos: Tensor | None = None  # max(x, 0)
 
     def __init__(self, alpha: float = 0.2) -> None:
         self.alpha = _check_number(type(self).__name__, "alpha", alpha, positive=True)
 
     def f(self, x: Tensor) -> Tensor:
-        self._exp = x.clamp(max=0).exp()
-        y = self._exp.sub(1).mul_(self.alpha).add_(x.clamp(min=0))
+        self._neg = x.clamp(max=0).expm1().mul_(self.alpha)  # expm1: exact near 0
+        self._pos = x.clamp(min=0)
+        y = self._neg + self._pos
         return y if self.scale == 1.0 else y.mul_(self.scale)
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        assert self._exp is not None
-        step = x.clamp(min=0).sign_().mul_(1 - self.alpha)  # 1[x > 0] (1 - alpha)
-        d = step.add_(self._exp, alpha=self.alpha)
+        assert self._neg is not None and self._pos is not None
+        # alpha e^min(x,0) = neg + alpha; (1 - alpha) 1[x > 0] lifts it to 1 where x > 0
+        d = self._pos.sign().mul_(1 - self.alpha).add_(self._neg).add_(self.alpha)
         return d if self.scale == 1.0 else d.mul_(self.scale)
 
     def extra_repr(self) -> str:

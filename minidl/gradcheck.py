@@ -66,9 +66,14 @@ def gradcheck(
     is_loss = isinstance(module, _Loss)
     if is_loss and target is None:
         raise ValueError("gradcheck: a loss module needs a target")
+    if not is_loss and target is not None:
+        raise ValueError(
+            "gradcheck: a target is only used with a loss module; to check a network with "
+            "its loss, wrap both in one module"
+        )
     if any(t.dtype != torch.float64 for t in [x, *(p.value for p in module.params())]):
         raise TypeError("gradcheck: use float64 for x and the parameters (dtype=torch.float64)")
-    x = x.clone()
+    x = x.contiguous().clone()  # perturbed in place below, through a flat view
 
     def run() -> Tensor:
         return module(x, target) if is_loss else module(x)  # type: ignore[call-arg]

@@ -10,7 +10,7 @@ import copy
 import torch
 from torch import Tensor
 
-from .init import gain, xavier_normal_
+from .init import NONLINEARITIES, gain, xavier_normal_
 from .module import ArgumentError, Module, Parameter, ShapeError, check_size
 
 
@@ -43,7 +43,11 @@ class Linear(Module):
             raise ArgumentError(f"Linear: dtype must be a floating dtype, got {dtype!r}")
         if bias_std < 0:
             raise ArgumentError(f"Linear: bias_std must be >= 0, got {bias_std!r}")
-        self.gain = gain(nonlinearity, gain_param)  # raises on an unknown name
+        if nonlinearity not in NONLINEARITIES:
+            raise ArgumentError(
+                f"Linear: unknown nonlinearity {nonlinearity!r}; expected one of {NONLINEARITIES}"
+            )
+        self.gain = gain(nonlinearity, gain_param)
         self.nonlinearity = nonlinearity
         self.replicas = replicas
         self.bias_std = float(bias_std)
@@ -70,6 +74,8 @@ class Linear(Module):
         """y = x W^T + b (batched over replicas when there are any)."""
         self._remember(x)
         w, b = self.weight.value, self.bias.value
+        if x.dtype != w.dtype:
+            raise TypeError(f"{self!r}: input is {x.dtype} but the weights are {w.dtype}")
         if self.replicas is None:
             if x.ndim == 0 or x.shape[-1] != self.in_features:
                 raise ShapeError(
@@ -83,7 +89,7 @@ class Linear(Module):
                 f"{self!r}: expected input ({self.replicas}, batch, {self.in_features}), "
                 f"got {tuple(x.shape)}"
             )
-        return b.unsqueeze(1).baddbmm(x, w.transpose(1, 2))
+        return x.bmm(w.transpose(1, 2).contiguous()).add_(b.unsqueeze(1))
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """Accumulate G^T X into weight.grad and sum_batch G into bias.grad; return G W."""

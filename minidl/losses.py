@@ -100,7 +100,7 @@ class BCELoss(_Loss):
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
         log_p = p.log().clamp_(min=-100)
-        log_q = (1 - p).log().clamp_(min=-100)
+        log_q = p.neg().log1p_().clamp_(min=-100)  # log(1 - p), exact for small p
         return -(t * log_p + (1 - t) * log_q)
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:

@@ -13,11 +13,17 @@ from torch import Tensor
 
 
 class ShapeError(ValueError, RuntimeError):
-    """A tensor has the wrong shape (a ValueError, and a RuntimeError like torch's)."""
+    """A tensor has the wrong shape: a ValueError, and a RuntimeError as in torch.
+
+    Shown in notebooks/01_linear.ipynb.
+    """
 
 
 class ArgumentError(ValueError, TypeError):
-    """A constructor argument is not of the required kind or range."""
+    """A constructor argument is not of the required kind or range.
+
+    Shown in notebooks/01_linear.ipynb.
+    """
 
 
 def zeros_like(t: Tensor) -> Tensor:
@@ -121,6 +127,10 @@ class Module:
         if self._input is None:
             raise RuntimeError(f"{name}: backward() called before forward()")
         check_tensor(name, grad_output, "grad_output")
+        if grad_output.dtype != self._input.dtype:
+            raise TypeError(
+                f"{name}: grad_output is {grad_output.dtype} but the input was {self._input.dtype}"
+            )
         expected = self._input.shape if shape is None else shape
         if grad_output.shape != expected:
             raise ShapeError(

@@ -34,7 +34,7 @@ class SGD:
         if not 0 <= momentum < 1:
             raise ArgumentError(f"SGD: momentum must lie in [0, 1), got {momentum!r}")
         self.lr, self.momentum = float(lr), float(momentum)
-        self.velocity = [zeros_like(p.value) for p in self.params] if momentum else []
+        self.velocity: list[Tensor] = []  # allocated at the first step with momentum
 
     def step(self) -> None:
         """Update every parameter in place from its accumulated gradient."""
@@ -42,6 +42,8 @@ class SGD:
             for p in self.params:
                 p.value.add_(p.grad, alpha=-self.lr)
             return
+        if not self.velocity:
+            self.velocity = [zeros_like(p.value) for p in self.params]
         for p, v in zip(self.params, self.velocity, strict=True):
             v.mul_(self.momentum).add_(p.grad)
             p.value.add_(v, alpha=-self.lr)

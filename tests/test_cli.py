@@ -1,0 +1,134 @@
+"""The command line, python -m minidl reproduce | sweep (minidl/__main__.py).
+
+Mostly in-process through main(argv), which is fast (argparse's exit status arrives as
+SystemExit(2)); one real subprocess checks that `python -m minidl` itself runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from minidl.__main__ import main
+
+KEYS = {
+    "runs",
+    "train_error_mean",
+    "train_error_std",
+    "test_error_mean",
+    "test_error_std",
+    "restarts",
+    "seconds",
+    "config",
+    "per_run",
+}
+QUICK = ["--runs", "3", "--epochs", "2", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads() -> Iterator[None]:
+    """main() calls torch.set_num_threads; give the other tests their threads back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_reproduce_prints_the_table_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "result.json"
+    assert main(["reproduce", *QUICK, "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    report = next(line for line in out.splitlines() if line.startswith("report"))
+    assert re.findall(r"\d+\.\d+", report) == ["0.92", "0.36", "2.38", "1.04"]  # train, test
+    assert any(line.startswith("minidl") for line in out.splitlines())
+    summary = json.loads(path.read_text())
+    assert set(summary) == KEYS
+    assert summary["runs"] == 3
+    assert summary["config"]["epochs"] == 2
+    assert len(summary["per_run"]) == 3
+
+
+def test_sweep_prints_one_row_per_lr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "sweep.json"
+    argv = ["sweep", "--lr", "0.1", "0.5", "--runs", "2", "--epochs", "2", "--no-progress"]
+    assert main([*argv, "--json", str(path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lr ")]
+    assert [row.split()[1] for row in rows] == ["0.1", "0.5"]
+    summaries = json.loads(path.read_text())
+    assert [s["config"]["lr"] for s in summaries] == [0.1, 0.5]
+    assert all(set(s) == KEYS for s in summaries)
+
+
+def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "--runs", "1", "--epochs", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "0.92" in captured.out
+    assert "2/2" in captured.err  # tqdm's counter
+    assert "2/2" not in captured.out
+
+
+def test_runs_without_tqdm(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torch is the only declared dependency (tqdm is in the notebooks extra), so the
+    default command, which shows a progress bar, must still run without tqdm."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now raises ImportError
+    assert main(["reproduce", "--runs", "1", "--epochs", "1"]) == 0
+    assert "0.92" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reproduce", "--runs", "0"],
+        ["reproduce", "--runs", "abc"],
+        ["reproduce", "--epochs", "-3"],
+        ["reproduce", "--batch-size", "0"],
+        ["reproduce", "--lr", "-1"],
+        ["reproduce", "--lr", "0"],
+        ["reproduce", "--momentum", "1.0"],
+        ["reproduce", "--momentum", "-0.1"],
+        ["reproduce", "--engine", "foo"],
+        ["reproduce", "--recipe", "foo"],
+        ["reproduce", "--device", "foo"],
+        ["sweep", "--runs", "2"],  # sweep needs --lr
+        ["frobnicate"],
+        [],
+    ],
+    ids=" ".join,
+)
+def test_bad_arguments_exit_2_with_usage(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    if argv[:1] == ["reproduce"]:  # small and quiet, should a bad argument slip through
+        argv = ["reproduce", *QUICK, *argv[1:]]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "usage:" in captured.err
+    assert captured.out == ""
+
+
+def python_m_minidl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minidl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_subprocess_reproduce() -> None:
+    done = python_m_minidl("reproduce", "--runs", "2", "--epochs", "1", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "0.92" in done.stdout
+    assert "2.38" in done.stdout
