@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .data import disk_dataset, fit_standardizer, standardize
@@ -20,7 +21,7 @@ from .losses import BCELoss, MSELoss
 from .module import ArgumentError, Module, check_size
 from .optim import SGD
 from .sequential import Sequential
-from .train import RestartRule, error_rate, train
+from .train import History, RestartRule, error_rate, train
 
 # The report's figures over 100 runs, in percent: (mean, standard deviation).
 REPORT_TRAIN_ERROR = (0.92, 0.36)
@@ -101,6 +102,9 @@ class Result:
     diverged: list[bool]
     seconds: float
     config: dict[str, Any] = field(default_factory=dict)
+    model: Module | None = field(default=None, repr=False)  # the trained replicas
+    data: tuple[Tensor, ...] = field(default=(), repr=False)  # x, y, x_test, y_test (as fed)
+    history: History | None = field(default=None, repr=False)
 
     @staticmethod
     def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -220,4 +224,7 @@ def reproduce(
         diverged=history.diverged.tolist(),
         seconds=seconds,
         config=config,
+        model=model,
+        data=(x, y, x_test, y_test),
+        history=history,
     )
