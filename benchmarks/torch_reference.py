@@ -36,7 +36,7 @@ def run_torch_nn(
     epochs: int = 100,
     batch_size: int = 100,
     n: int = 1000,
-    lr: float = 0.5,
+    lr: float = 0.1,
     momentum: float = 0.2,
     seed: int = 0,
     standardize_inputs: bool = True,
@@ -76,7 +76,7 @@ def main() -> None:
     """Write the 100-run torch.nn reference that notebooks/09_reproduction.ipynb reads."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--out", default="benchmarks/results/torch_nn_reference.json")
     args = parser.parse_args()
     torch.set_num_threads(1)

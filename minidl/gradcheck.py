@@ -15,34 +15,22 @@ from .module import Module, check_tensor
 
 
 @dataclass
-class Mismatch:
-    """The worst disagreement found: where, what was expected and what backward gave."""
-
-    tensor: str
-    index: tuple[int, ...]
-    expected: float
-    got: float
-
-    def __str__(self) -> str:
-        return (
-            f"{self.tensor}{list(self.index)}: central difference {self.expected:.6g}, "
-            f"backward {self.got:.6g}"
-        )
-
-
-@dataclass
 class GradcheckResult:
-    """ok is True when every entry agrees within atol + rtol |expected|."""
+    """ok when every entry agrees within atol + rtol |expected|; the worst entry named."""
 
     ok: bool
     max_abs_diff: float
-    worst: Mismatch | None
+    tensor: str  # where the worst entry is: "x" or "params()[i]"
+    index: tuple[int, ...]
+    expected: float  # its central difference
+    got: float  # what backward gave
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        verdict = "ok" if self.ok else f"FAILED at {self.worst}"
+        where = f"{self.tensor}{list(self.index)}: central difference {self.expected:.6g}, "
+        verdict = "ok" if self.ok else f"FAILED at {where}backward {self.got:.6g}"
         return f"gradcheck {verdict} (max abs difference {self.max_abs_diff:.1e})"
 
 
@@ -83,7 +71,8 @@ def gradcheck(
     module.zero_grad()
     tensors = [("x", x, module.backward(u))]
     tensors += [(f"params()[{i}]", p.value, p.grad.clone()) for i, p in enumerate(module.params())]
-    worst, worst_score, max_diff = None, -1.0, 0.0
+    worst: tuple[str, tuple[int, ...], float, float] = ("x", (), 0.0, 0.0)
+    worst_score, max_diff = -1.0, 0.0
     for name, value, analytic in tensors:
         flat, flat_grad = value.view(-1), analytic.reshape(-1)
         for k in range(flat.numel()):
@@ -99,8 +88,8 @@ def gradcheck(
             max_diff = max(max_diff, diff)
             if score > worst_score:
                 worst_score = score
-                worst = Mismatch(name, tuple(_unravel(k, value.shape)), expected, got)
-    result = GradcheckResult(worst_score <= 1.0, max_diff, worst)
+                worst = (name, tuple(_unravel(k, value.shape)), expected, got)
+    result = GradcheckResult(worst_score <= 1.0, max_diff, *worst)
     if raise_on_failure and not result.ok:
         raise AssertionError(str(result))
     return result

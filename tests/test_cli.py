@@ -10,11 +10,9 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from minidl.__main__ import main
 
@@ -30,14 +28,6 @@ KEYS = {
     "per_run",
 }
 QUICK = ["--runs", "3", "--epochs", "2", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def keep_torch_threads() -> Iterator[None]:
-    """main() calls torch.set_num_threads; give the other tests their threads back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_reproduce_prints_the_table_and_writes_json(
