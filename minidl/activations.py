@@ -11,7 +11,10 @@ from .module import ArgumentError, Module
 
 
 class _Elementwise(Module):
-    """y = f(x) elementwise; backward returns grad_output * f'(x), written with y when cheaper."""
+    """y = f(x) elementwise; backward returns grad_output * f'(x), written with y when cheaper.
+
+    backward reads the y that forward returned: change it in place and backward is wrong.
+    """
 
     _output: Tensor | None = None
 

@@ -55,7 +55,7 @@ def permutation(
 ) -> Tensor:
     """A uniformly random order of range(n) (one per replica): argsort of uniform keys."""
     check_size("permutation", "n", n)
-    lead = () if replicas is None else (replicas,)
+    lead = () if replicas is None else (check_size("permutation", "replicas", replicas),)
     keys = torch.empty((*lead, n), dtype=torch.float64, device=device)
     return keys.uniform_(generator=generator).argsort(dim=-1)
 

@@ -6,6 +6,7 @@ Derived in notebooks/01_linear.ipynb.
 from __future__ import annotations
 
 import copy
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -33,9 +34,9 @@ def zeros_like(t: Tensor) -> Tensor:
 
 def check_size(owner: str, name: str, value: Any) -> int:
     """Return value if it is an integer >= 1, else raise ArgumentError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
         raise ArgumentError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_tensor(owner: str, x: Any, what: str = "input") -> Tensor:
