@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +43,13 @@ def _device(text: str) -> str:
     return text
 
 
+def _json_path(text: str) -> str:
+    folder = os.path.dirname(text) or "."
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"no folder {folder!r} to write {text!r} in")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl",
@@ -58,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--recipe", choices=sorted(RECIPES), default="default")
     common.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda, ...")
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    common.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    common.add_argument("--json", type=_json_path, metavar="PATH", help="also write JSON here")
     rep = commands.add_parser("reproduce", parents=[common], help="the report's 100-run table")
     rep.add_argument("--lr", type=_positive_float, default=None, help="default: the recipe's")
     sweep = commands.add_parser("sweep", parents=[common], help="the protocol for several lrs")

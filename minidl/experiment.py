@@ -146,6 +146,11 @@ class Result:
         }
 
 
+def _percent(rate: Tensor, n: int) -> list[float]:
+    """Error rates as exact percentages of n points (42 wrong of 1000 -> 4.2)."""
+    return [round(r * n) * 100 / n for r in rate.tolist()]
+
+
 def reproduce(
     runs: int = 100,
     epochs: int = 100,
@@ -218,8 +223,8 @@ def reproduce(
         **dataclasses.asdict(recipe),
     )
     return Result(
-        train_errors=(error_rate(model, x, y) * 100).tolist(),
-        test_errors=(error_rate(model, x_test, y_test) * 100).tolist(),
+        train_errors=_percent(error_rate(model, x, y), n),
+        test_errors=_percent(error_rate(model, x_test, y_test), n),
         restarts=history.restarts.tolist(),
         diverged=history.diverged.tolist(),
         seconds=seconds,

@@ -58,6 +58,7 @@ def test_sweep_prints_one_row_per_lr(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
     assert main(["reproduce", "--runs", "1", "--epochs", "2"]) == 0
     captured = capsys.readouterr()
     assert "0.92" in captured.out
