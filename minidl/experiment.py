@@ -170,7 +170,8 @@ def reproduce(
 
     The recipe (a name in RECIPES or a Recipe) fixes the network and training choices;
     lr, momentum and any Recipe field given as a keyword override it. The same seed gives
-    the same data, initial weights and batches with either engine.
+    the same data, initial weights and batches with either engine; restarts draw from a
+    stream of their own, so one network's restart leaves the others' runs unchanged.
     """
     for name, value in (("runs", runs), ("epochs", epochs), ("batch_size", batch_size), ("n", n)):
         check_size("reproduce", name, value)
@@ -189,6 +190,7 @@ def reproduce(
         raise ArgumentError(f"reproduce: loss must be one of {list(LOSSES)}, got {recipe.loss!r}")
 
     g = torch.Generator(device).manual_seed(seed)
+    restart_g = torch.Generator(device).manual_seed(seed + 2**32)  # redraws: their own stream
     x, y = disk_dataset(n, generator=g, replicas=runs, dtype=dtype, device=device)
     x_test, y_test = disk_dataset(n, generator=g, replicas=runs, dtype=dtype, device=device)
     if recipe.standardize:  # with each run's own train statistics
@@ -206,7 +208,7 @@ def reproduce(
         epochs=epochs,
         batch_size=batch_size,
         generator=g,
-        restart=RestartRule() if recipe.restart else None,
+        restart=RestartRule(generator=restart_g) if recipe.restart else None,
         loop=engine == "loop",
         on_epoch=on_epoch,
     )

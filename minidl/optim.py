@@ -42,11 +42,16 @@ class SGD:
             for p in self.params:
                 p.value.add_(p.grad, alpha=-self.lr)
             return
-        if not self.velocity:
-            self.velocity = [zeros_like(p.value) for p in self.params]
+        self.allocate_velocity()
         for p, v in zip(self.params, self.velocity, strict=True):
             v.mul_(self.momentum).add_(p.grad)
             p.value.add_(v, alpha=-self.lr)
+
+    def allocate_velocity(self) -> list[Tensor]:
+        """The velocity buffers, made (at zero) on first use."""
+        if len(self.velocity) != len(self.params):
+            self.velocity = [zeros_like(p.value) for p in self.params]
+        return self.velocity
 
     def zero_grad(self) -> None:
         """Set every parameter gradient to zero."""

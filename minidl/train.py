@@ -28,18 +28,24 @@ class RestartRule:
     start: int = 10
     tol: float = 1e-4
     max_error: float = 0.40
+    generator: torch.Generator | None = None  # for the redraws; None: train's generator
 
 
 @dataclass
 class History:
     """Per-epoch training loss and error, shape (epochs,) or (epochs, R), averaged over
-    the epoch's batches as they were trained; restarts per network; `diverged` marks
-    networks whose loss was ever non-finite."""
+    the epoch's batches as they were trained; `restarted` marks the epochs after which a
+    network was redrawn; `diverged` the networks whose loss was ever non-finite."""
 
     loss: Tensor
     train_error: Tensor
-    restarts: Tensor
+    restarted: Tensor
     diverged: Tensor
+
+    @property
+    def restarts(self) -> Tensor:
+        """How many times each network was redrawn."""
+        return self.restarted.sum(dim=0)
 
 
 def error_rate(model: Module, x: Tensor, y: Tensor) -> Tensor:
@@ -86,7 +92,8 @@ def train(
 
     x (n, d) and y (n, k) train one network; x (R, n, d) and y (R, n, k) train R
     replicas, each on its own data and its own shuffle. With loop=True the replicas
-    are trained one network at a time (same draws, same result, slower).
+    are trained one network at a time: the same draws, so the same result up to
+    rounding (float32 sums in another order can drift apart over many epochs), slower.
     Derived in notebooks/07_training.ipynb.
     """
     check_tensor("train", x, "x")
@@ -104,14 +111,17 @@ def train(
     history = History(
         loss=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
         train_error=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
-        restarts=torch.empty(lead, dtype=torch.int64, device=x.device).zero_(),
+        restarted=torch.empty((epochs, *lead), dtype=torch.bool, device=x.device).fill_(False),
         diverged=torch.empty(lead, dtype=torch.bool, device=x.device).fill_(False),
     )
     singles = []
     if loop and replicas is not None:
-        for r in range(replicas):
+        velocity = optimizer.allocate_velocity()
+        for r in range(replicas):  # one network and one optimizer per replica, as views
             net = model.replica(r)
-            singles.append((net, SGD(net.params(), optimizer.lr, optimizer.momentum)))
+            opt = SGD(net.params(), optimizer.lr, optimizer.momentum)
+            opt.velocity = [v[r] for v in velocity]
+            singles.append((net, opt))
     previous = None
     for epoch in range(epochs):
         total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
@@ -140,28 +150,14 @@ def train(
             stuck = (loss - previous).abs() < restart.tol if previous is not None else bad
             redraw = bad | (stuck & (error > restart.max_error) & (epoch >= restart.start))
             if bool(redraw.any()):
-                _redraw(model, optimizer, singles, redraw, generator)
-                history.restarts += redraw.to(torch.int64)
+                g = generator if restart.generator is None else restart.generator
+                mask = None if replicas is None else redraw
+                model.reset_parameters(g, replicas=mask)
+                optimizer.reset_velocity(mask)
+                history.restarted[epoch] = redraw
                 loss = loss.where(~redraw, float("inf"))
         previous = loss
         if on_epoch is not None:
             on_epoch(epoch)
     return history
 
-
-def _redraw(
-    model: Module,
-    optimizer: SGD,
-    singles: list[tuple[Module, SGD]],
-    mask: Tensor,
-    generator: torch.Generator | None,
-) -> None:
-    """Draw fresh parameters and forget the momentum of the networks in mask."""
-    if mask.ndim == 0:
-        model.reset_parameters(generator)
-        optimizer.reset_velocity()
-        return
-    model.reset_parameters(generator, replicas=mask)
-    optimizer.reset_velocity(mask)
-    for r in mask.nonzero().flatten().tolist() if singles else []:
-        singles[r][1].reset_velocity()
