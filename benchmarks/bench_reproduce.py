@@ -25,7 +25,8 @@ def _peak_mb() -> float:
 
 def _one(engine: str, runs: int, epochs: int, threads: int) -> dict[str, Any]:
     """Run one engine in this process and measure it."""
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     torch.set_grad_enabled(engine == "torch.nn")
     from minidl.experiment import reproduce  # imported here so the baseline includes it
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100, help="runs in the experiment")
     parser.add_argument("--sample", type=int, default=10, help="runs timed for (b) and (c)")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -11,7 +12,15 @@ from typing import Any
 
 import torch
 
-from .experiment import ENGINES, RECIPES, REPORT_TEST_ERROR, REPORT_TRAIN_ERROR, Result, reproduce
+from .experiment import (
+    ENGINES,
+    RECIPES,
+    REPORT_TEST_ERROR,
+    REPORT_TRAIN_ERROR,
+    Recipe,
+    Result,
+    reproduce,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -50,6 +59,25 @@ def _json_path(text: str) -> str:
     return text
 
 
+def _recipe_change(text: str) -> tuple[str, Any]:
+    """FIELD=VALUE for a field of Recipe, the value parsed as that field's type."""
+    name, _, value = text.partition("=")
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(Recipe)}
+    if name not in kinds or not value:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with FIELD in {list(kinds)}")
+    kind = kinds[name]
+    try:
+        if kind == "bool":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return name, value.lower() in ("true", "1")
+        if kind.startswith("tuple"):
+            return name, tuple(value.split(","))
+        return name, {"float": float, "int": int}.get(kind, str)(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} is {kind}, got {value!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minidl",
@@ -67,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda, ...")
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     common.add_argument("--json", type=_json_path, metavar="PATH", help="also write JSON here")
+    common.add_argument(
+        "--set",
+        type=_recipe_change,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a recipe field, e.g. --set bias_std=1 --set hidden=relu,relu,relu",
+    )
     rep = commands.add_parser("reproduce", parents=[common], help="the report's 100-run table")
     rep.add_argument("--lr", type=_positive_float, default=None, help="default: the recipe's")
     sweep = commands.add_parser("sweep", parents=[common], help="the protocol for several lrs")
@@ -96,6 +132,7 @@ def _run(args: argparse.Namespace, lr: float | None) -> Result:
             engine=args.engine,
             device=args.device,
             on_epoch=None if progress is None else lambda e: progress.update(),
+            **dict(args.set),
         )
     finally:
         if progress is not None:
@@ -117,9 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reproduce":
         result = _run(args, args.lr)
         cfg = result.config
+        changes = "".join(f", {k}={v}" for k, v in args.set)
         print(
             f"{args.runs} runs, recipe {args.recipe!r} (lr {cfg['lr']}, momentum "
-            f"{cfg['momentum']}), engine {args.engine}"
+            f"{cfg['momentum']}{changes}), engine {args.engine}"
         )
         print(header)
         print(_row("report (Ferrot & Richter, 2021)", REPORT_TRAIN_ERROR, REPORT_TEST_ERROR, ""))

@@ -160,4 +160,3 @@ def train(
         if on_epoch is not None:
             on_epoch(epoch)
     return history
-
