@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MINIDL := $(BIN)/python -m minidl
 export MPLBACKEND := agg
+# One torch thread: these small matrices gain little from a second, and two threads
+# that wait for each other on a busy machine can be many times slower.
+export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test unit lint reproduce bench notebooks lab clean
+.PHONY: install test unit lint reproduce results bench notebooks lab clean
 
 install: $(STAMP)
 
@@ -29,6 +33,23 @@ lint: $(STAMP)
 
 reproduce: $(STAMP)  ## the report's 100-run table
 	$(BIN)/python -m minidl reproduce
+
+# The sweeps and ablations that notebooks/09_reproduction.ipynb reads (about 7 minutes).
+results: $(STAMP)
+	mkdir -p results
+	$(MINIDL) reproduce --no-progress --json results/default.json
+	$(MINIDL) reproduce --no-progress --recipe report --json results/report.json
+	$(MINIDL) reproduce --no-progress --recipe report --set restart=false --json results/report_no_restart.json
+	$(MINIDL) sweep --no-progress --lr 0.02 0.05 0.1 0.2 0.5 1 --json results/sweep_standardized.json
+	$(MINIDL) sweep --no-progress --lr 0.05 0.1 0.2 0.5 1 2 --set standardize=false --json results/sweep_raw.json
+	$(MINIDL) sweep --no-progress --lr 0.05 0.1 0.2 0.5 1 --set bias_std=1 --json results/sweep_bias1.json
+	$(MINIDL) sweep --no-progress --lr 0.05 0.1 0.2 0.5 1 --set bias_std=0.1 --json results/sweep_bias01.json
+	$(MINIDL) reproduce --no-progress --set use_gain=false --json results/no_gain.json
+	$(MINIDL) reproduce --no-progress --set restart=false --json results/no_restart.json
+	$(MINIDL) reproduce --no-progress --set hidden=relu,relu,relu --json results/all_relu.json
+	$(MINIDL) reproduce --no-progress --set hidden=tanh,tanh,tanh --json results/all_tanh.json
+	$(MINIDL) sweep --no-progress --lr 0.02 0.05 0.1 --set loss=bce --json results/bce.json
+	$(BIN)/python benchmarks/torch_reference.py --out results/torch_nn.json
 
 bench: $(STAMP)  ## minidl replicas and loop against torch.nn on the same work
 	$(BIN)/python benchmarks/bench_reproduce.py

@@ -3,3 +3,4 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "agg")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the Makefile: see its note
