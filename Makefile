@@ -34,12 +34,15 @@ lint: $(STAMP)
 reproduce: $(STAMP)  ## the report's 100-run table
 	$(BIN)/python -m minidl reproduce
 
-# The sweeps and ablations that notebooks/09_reproduction.ipynb reads (about 7 minutes).
+# The sweeps and ablations that notebooks/09_reproduction.ipynb reads (about 8 minutes).
 results: $(STAMP)
 	mkdir -p results
 	$(MINIDL) reproduce --no-progress --json results/default.json
 	$(MINIDL) reproduce --no-progress --recipe report --json results/report.json
 	$(MINIDL) reproduce --no-progress --recipe report --set restart=false --json results/report_no_restart.json
+	$(MINIDL) reproduce --no-progress --recipe report --lr 0.1 --json results/report_lr01.json
+	$(MINIDL) reproduce --no-progress --recipe report --lr 0.1 --set restart=false \
+		--json results/report_lr01_no_restart.json
 	$(MINIDL) sweep --no-progress --lr 0.02 0.05 0.1 0.2 0.5 1 --json results/sweep_standardized.json
 	$(MINIDL) sweep --no-progress --lr 0.05 0.1 0.2 0.5 1 2 --set standardize=false --json results/sweep_raw.json
 	$(MINIDL) sweep --no-progress --lr 0.05 0.1 0.2 0.5 1 --set bias_std=1 --json results/sweep_bias1.json
@@ -48,7 +51,7 @@ results: $(STAMP)
 	$(MINIDL) reproduce --no-progress --set restart=false --json results/no_restart.json
 	$(MINIDL) reproduce --no-progress --set hidden=relu,relu,relu --json results/all_relu.json
 	$(MINIDL) reproduce --no-progress --set hidden=tanh,tanh,tanh --json results/all_tanh.json
-	$(MINIDL) sweep --no-progress --lr 0.02 0.05 0.1 --set loss=bce --json results/bce.json
+	$(MINIDL) sweep --no-progress --lr 0.02 0.03 0.05 0.1 --set loss=bce --json results/bce.json
 	$(BIN)/python benchmarks/torch_reference.py --out results/torch_nn.json
 
 bench: $(STAMP)  ## minidl replicas and loop against torch.nn on the same work

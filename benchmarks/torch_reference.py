@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--out", default="benchmarks/results/torch_nn_reference.json")
+    parser.add_argument("--out", default="results/torch_nn.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     result = run_torch_nn(runs=args.runs, lr=args.lr)

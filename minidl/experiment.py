@@ -104,6 +104,7 @@ class Result:
     config: dict[str, Any] = field(default_factory=dict)
     model: Module | None = field(default=None, repr=False)  # the trained replicas
     data: tuple[Tensor, ...] = field(default=(), repr=False)  # x, y, x_test, y_test (as fed)
+    standardizer: tuple[Tensor, Tensor] | None = field(default=None, repr=False)  # mean, std
     history: History | None = field(default=None, repr=False)
 
     @staticmethod
@@ -193,8 +194,9 @@ def reproduce(
     restart_g = torch.Generator(device).manual_seed(seed + 2**32)  # redraws: their own stream
     x, y = disk_dataset(n, generator=g, replicas=runs, dtype=dtype, device=device)
     x_test, y_test = disk_dataset(n, generator=g, replicas=runs, dtype=dtype, device=device)
+    standardizer = None
     if recipe.standardize:  # with each run's own train statistics
-        mean, std = fit_standardizer(x)
+        standardizer = mean, std = fit_standardizer(x)
         x, x_test = standardize(x, mean, std), standardize(x_test, mean, std)
     model = build_network(recipe, replicas=runs, generator=g, dtype=dtype, device=device)
     optimizer = SGD(model.params(), recipe.lr, recipe.momentum)
@@ -233,5 +235,6 @@ def reproduce(
         config=config,
         model=model,
         data=(x, y, x_test, y_test),
+        standardizer=standardizer,
         history=history,
     )

@@ -21,6 +21,7 @@ from .optim import SGD
 class RestartRule:
     """Redraw a network when, from epoch `start` on, its epoch loss moved by less than
     `tol` and its train error is above `max_error` (the report's rescue for stuck runs).
+    tol encodes a speed of learning: at a small lr a slow run can look stuck.
 
     Derived in notebooks/07_training.ipynb.
     """
