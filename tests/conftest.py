@@ -64,3 +64,19 @@ def report_network(
 def make_report_net() -> ReportNetFactory:
     """A factory for the report's network: make_report_net(dtype=, generator=, replicas=)."""
     return report_network
+
+
+@pytest.fixture(scope="session")
+def json_keys() -> set[str]:
+    """The keys of `python -m minidl reproduce --json` and Result.to_json()."""
+    return {
+        "runs",
+        "train_error_mean",
+        "train_error_std",
+        "test_error_mean",
+        "test_error_std",
+        "restarts",
+        "seconds",
+        "config",
+        "per_run",
+    }

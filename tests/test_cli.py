@@ -16,22 +16,11 @@ import pytest
 
 from minidl.__main__ import main
 
-KEYS = {
-    "runs",
-    "train_error_mean",
-    "train_error_std",
-    "test_error_mean",
-    "test_error_std",
-    "restarts",
-    "seconds",
-    "config",
-    "per_run",
-}
 QUICK = ["--runs", "3", "--epochs", "2", "--no-progress"]
 
 
 def test_reproduce_prints_the_table_and_writes_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_keys: set[str]
 ) -> None:
     path = tmp_path / "result.json"
     assert main(["reproduce", *QUICK, "--json", str(path)]) == 0
@@ -40,13 +29,15 @@ def test_reproduce_prints_the_table_and_writes_json(
     assert re.findall(r"\d+\.\d+", report) == ["0.92", "0.36", "2.38", "1.04"]  # train, test
     assert any(line.startswith("minidl") for line in out.splitlines())
     summary = json.loads(path.read_text())
-    assert set(summary) == KEYS
+    assert set(summary) == json_keys
     assert summary["runs"] == 3
     assert summary["config"]["epochs"] == 2
     assert len(summary["per_run"]) == 3
 
 
-def test_sweep_prints_one_row_per_lr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_prints_one_row_per_lr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_keys: set[str]
+) -> None:
     path = tmp_path / "sweep.json"
     argv = ["sweep", "--lr", "0.1", "0.5", "--runs", "2", "--epochs", "2", "--no-progress"]
     assert main([*argv, "--json", str(path)]) == 0
@@ -54,7 +45,7 @@ def test_sweep_prints_one_row_per_lr(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [row.split()[1] for row in rows] == ["0.1", "0.5"]
     summaries = json.loads(path.read_text())
     assert [s["config"]["lr"] for s in summaries] == [0.1, 0.5]
-    assert all(set(s) == KEYS for s in summaries)
+    assert all(set(s) == json_keys for s in summaries)
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,3 +114,23 @@ def test_subprocess_reproduce() -> None:
     assert done.returncode == 0, done.stderr
     assert "0.92" in done.stdout
     assert "2.38" in done.stdout
+
+
+def test_set_changes_recipe_fields(tmp_path: Path) -> None:
+    path = tmp_path / "set.json"
+    changes = ["--set", "hidden=tanh,relu,elu", "--set", "use_gain=false", "--set", "bias_std=0.5"]
+    assert main(["reproduce", *QUICK, *changes, "--json", str(path)]) == 0
+    config = json.loads(path.read_text())["config"]
+    assert config["hidden"] == ["tanh", "relu", "elu"]
+    assert config["use_gain"] is False
+    assert config["bias_std"] == 0.5
+
+
+@pytest.mark.parametrize("change", ["foo=1", "lr", "use_gain=maybe", "width=2.5"])
+def test_set_rejects_unknown_fields_and_bad_values(
+    change: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", *QUICK, "--set", change])
+    assert exit_info.value.code == 2
+    assert "--set" in capsys.readouterr().err

@@ -18,17 +18,6 @@ from minidl.experiment import RECIPES, Result, reproduce
 from minidl.train import History, train
 
 SMALL: dict[str, Any] = dict(runs=4, epochs=3, n=100)
-KEYS = {
-    "runs",
-    "train_error_mean",
-    "train_error_std",
-    "test_error_mean",
-    "test_error_std",
-    "restarts",
-    "seconds",
-    "config",
-    "per_run",
-}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +29,9 @@ def without_seconds(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != "seconds"}
 
 
-def test_json_summary_has_the_documented_keys(small: Result) -> None:
+def test_json_summary_has_the_documented_keys(small: Result, json_keys: set[str]) -> None:
     summary = small.to_json()
-    assert set(summary) == KEYS
+    assert set(summary) == json_keys
     assert summary["runs"] == 4
     assert len(summary["per_run"]) == 4
     assert summary["seconds"] > 0
@@ -147,3 +136,13 @@ def test_unknown_names_and_bad_sizes_raise(change: dict[str, Any], pattern: str)
     kw.update(change)
     with pytest.raises(ValueError, match=pattern):
         reproduce(**kw)
+
+
+def test_result_keeps_the_standardiser_of_each_run() -> None:
+    result = reproduce(**SMALL)
+    assert result.standardizer is not None
+    mean, std = result.standardizer
+    x = result.data[0]
+    assert mean.shape == std.shape == (4, 1, 2)
+    assert torch.allclose(x.mean(dim=1), torch.zeros(4, 2), atol=1e-5)
+    assert reproduce(**SMALL, standardize=False).standardizer is None
