@@ -41,7 +41,8 @@ def _one(engine: str, runs: int, epochs: int, threads: int) -> dict[str, Any]:
         result = reproduce(runs=runs, epochs=epochs, engine=engine)
         seconds, test = result.seconds, result.test_errors
     return {"engine": engine, "runs": runs, "seconds": seconds, "baseline_mb": baseline,
-            "peak_mb": _peak_mb(), "test_error": sum(test) / len(test)}  # fmt: skip
+            "peak_mb": _peak_mb(), "test_error": sum(test) / len(test),
+            "threads": torch.get_num_threads()}  # fmt: skip
 
 
 def main() -> None:
@@ -69,9 +70,8 @@ def main() -> None:
         row["full_seconds"] = row["seconds"] * args.runs / runs
         rows.append(row)
     ref = rows[-1]["full_seconds"]
-    print(
-        f"The report's protocol, {args.runs} runs x {args.epochs} epochs, {args.threads} thread(s)"
-    )
+    threads = rows[0]["threads"]
+    print(f"The report's protocol, {args.runs} runs x {args.epochs} epochs, {threads} thread(s)")
     print(f"{'engine':<22}{'timed runs':>11}{'seconds':>9}{'x torch.nn':>11}"
           f"{'peak MB':>9}{'test err %':>11}")  # fmt: skip
     names = {
