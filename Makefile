@@ -41,6 +41,7 @@ results: $(STAMP)
 	$(MINIDL) reproduce --no-progress --recipe report --json results/report.json
 	$(MINIDL) reproduce --no-progress --recipe report --set restart=false --json results/report_no_restart.json
 	$(MINIDL) reproduce --no-progress --recipe report --lr 0.1 --json results/report_lr01.json
+	$(MINIDL) sweep --no-progress --recipe report --lr 0.5 1 2 --json results/sweep_report.json
 	$(MINIDL) reproduce --no-progress --recipe report --lr 0.1 --set restart=false \
 		--json results/report_lr01_no_restart.json
 	$(MINIDL) sweep --no-progress --lr 0.02 0.05 0.1 0.2 0.5 1 --json results/sweep_standardized.json
