@@ -13,7 +13,7 @@ from .module import ArgumentError, Parameter, zeros_like
 
 
 class SGD:
-    """v <- mu v + g; p <- p - lr v (v starts at 0), as torch.optim.SGD does.
+    """v <- mu v + g; p <- p - lr v (v starts at 0), as in PyTorch's SGD.
 
     Derived in notebooks/06_sgd_momentum.ipynb.
     """
