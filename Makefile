@@ -9,9 +9,9 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test unit lint reproduce results bench notebooks lab clean
+.PHONY: .venv install test unit lint reproduce results bench notebooks lab clean
 
-install: $(STAMP)
+install .venv: $(STAMP)
 
 # The venv is (re)built whenever the project's dependencies change.
 $(STAMP): pyproject.toml constraints.txt
