@@ -12,6 +12,7 @@ from .losses import BCELoss, MSELoss
 from .module import Module, Parameter, ShapeError
 from .optim import SGD
 from .sequential import Sequential
+from .testing import compare
 
 __all__ = [
     "ELU",
@@ -28,6 +29,7 @@ __all__ = [
     "ShapeError",
     "Sigmoid",
     "Tanh",
+    "compare",
     "data",
     "experiment",
     "gain",
