@@ -9,7 +9,7 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: .venv install test test-cpus unit lint reproduce results bench notebooks lab clean
+.PHONY: .venv install test test-cpus student unit lint reproduce results bench notebooks lab clean
 
 install .venv: $(STAMP)
 
@@ -36,6 +36,9 @@ test-cpus: $(STAMP)  ## every notebook under nbval, once per CPU setting
 		echo "== nbval with $$setting"; \
 		env $$setting $(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks; \
 	done
+
+student: $(STAMP)  ## the student edition in student/: solutions stubbed, answers and outputs removed
+	$(BIN)/python tools/student_edition.py --out student
 
 unit: $(STAMP)  ## unit tests only
 	$(BIN)/python -m pytest tests
