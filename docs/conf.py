@@ -80,19 +80,21 @@ def notebooks_of(obj: Any) -> list[str]:
     return [f"notebooks/{stem}" for stem in dict.fromkeys(found)]
 
 
-# docname of a notebook -> the public names (minidl.X) that name it, first ones first.
-API: dict[str, list[str]] = {}
-for _name in minidl.__all__:
-    for _nb in notebooks_of(getattr(minidl, _name)):
-        API.setdefault(_nb, []).append(f"minidl.{_name}")
+# A public name (minidl.X) -> the notebooks its docstring names, the deriving one first.
+NAMED_IN = {f"minidl.{n}": notebooks_of(getattr(minidl, n)) for n in minidl.__all__}
 
 
 def title_of(docname: str) -> str:
+    """The notebook's title: its first level-1 heading."""
     path = NOTEBOOKS.parent / f"{docname}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"a docstring names {docname}.ipynb, which does not exist")
-    first = json.loads(path.read_text())["cells"][0]["source"]
-    return "".join(first).splitlines()[0].lstrip("# ")
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            titles = re.findall(r"^# +(.+)$", "".join(cell["source"]), re.MULTILINE)
+            if titles:
+                return titles[0].strip()
+    return docname
 
 
 def directive(name: str) -> str:
@@ -109,18 +111,13 @@ def api_page(app: Sphinx, docname: str, source: list[str]) -> None:
     """Append to api.md one section per notebook, in course order, with what it derives."""
     if docname != "api":
         return
-    placed: set[str] = set()
-    for nb in sorted(API):
-        names = [n for n in API[nb] if n not in placed]
-        placed.update(names)
-        if names:
-            body = "\n\n".join(directive(n) for n in names)
-            source[0] += f"\n## {title_of(nb)}\n\nFrom {{doc}}`/{nb}`.\n\n"
-            source[0] += f"```{{eval-rst}}\n{body}\n```\n"
-    rest = [f"minidl.{n}" for n in minidl.__all__ if f"minidl.{n}" not in placed]
-    if rest:
-        body = "\n\n".join(directive(n) for n in rest)
-        source[0] += f"\n## Other names\n\n```{{eval-rst}}\n{body}\n```\n"
+    sections: dict[str, list[str]] = {}
+    for name, notebooks in NAMED_IN.items():
+        sections.setdefault(notebooks[0] if notebooks else "", []).append(name)
+    for nb, names in sorted(sections.items(), key=lambda item: item[0] or "~"):
+        title = f"{title_of(nb)}\n\nFrom {{doc}}`/{nb}`." if nb else "Other names"
+        body = "\n\n".join(directive(n) for n in names)
+        source[0] += f"\n## {title}\n\n```{{eval-rst}}\n{body}\n```\n"
 
 
 def link_notebooks(
@@ -134,11 +131,12 @@ def link_notebooks(
 
 def add_back_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Under a notebook's title: links to the API entries of the names that name it."""
-    if docname not in API:
+    names = [name for name, notebooks in NAMED_IN.items() if docname in notebooks]
+    if not names:
         return
     objects = app.env.get_domain("py").objects  # type: ignore[attr-defined]
     para = nodes.paragraph("", "")
-    for i, name in enumerate(API[docname]):
+    for i, name in enumerate(names):
         entry = objects[name]
         uri = app.builder.get_relative_uri(docname, entry.docname) + "#" + entry.node_id
         para += [nodes.Text(", ")] if i else []
