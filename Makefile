@@ -78,12 +78,7 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (refreshes nbval's ex
 
 # The course as a website (docs/), from the notebooks' stored outputs: nothing is executed.
 # Any warning (a broken reference, a missing image) fails the build.
-DOCS_STAMP := $(VENV)/.installed-docs
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[docs]" -c constraints.txt
-	touch $(DOCS_STAMP)
-
-book: $(DOCS_STAMP)  ## the site in docs/_build/html (open docs/_build/html/index.html)
+book: $(STAMP)  ## the site in docs/_build/html (open docs/_build/html/index.html)
 	rm -rf docs/_build/html
 	$(BIN)/sphinx-build -q -W --keep-going -n -b html docs docs/_build/html
 	@echo "The course site: docs/_build/html/index.html"
