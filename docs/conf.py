@@ -93,7 +93,7 @@ def title_of(docname: str) -> str:
         if cell["cell_type"] == "markdown":
             titles = re.findall(r"^# +(.+)$", "".join(cell["source"]), re.MULTILINE)
             if titles:
-                return titles[0].strip()
+                return str(titles[0]).strip()
     return docname
 
 
