@@ -1,4 +1,4 @@
-# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab
+# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab | make book
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: .venv install test test-cpus student unit lint reproduce results bench notebooks lab clean
+.PHONY: .venv install test test-cpus student unit lint reproduce results bench notebooks lab book test-book clean
 
 install .venv: $(STAMP)
 
@@ -79,9 +79,19 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (refreshes nbval's ex
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=python3 notebooks/*.ipynb
 
+# The course as a website (docs/), from the notebooks' stored outputs: nothing is executed.
+# Any warning (a broken reference, a missing image) fails the build.
+book: $(STAMP)  ## the site in docs/_build/html (open docs/_build/html/index.html)
+	rm -rf docs/_build/html
+	$(BIN)/sphinx-build -q -W --keep-going -n -b html docs docs/_build/html
+	@echo "The course site: docs/_build/html/index.html"
+
+test-book: book  ## the site in headless Chromium (apt-get install chromium), screenshots
+	$(BIN)/python -m pytest -q docs/test_book.py
+
 LAB_ARGS ?=
 lab: $(STAMP)  ## JupyterLab on notebooks/ (LAB_ARGS="--port 8890 --no-browser" passes flags)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis docs/_build
