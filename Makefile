@@ -1,4 +1,4 @@
-# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab | make book
+# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab | make book | make student
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: .venv install test test-cpus student unit lint reproduce results bench notebooks lab book test-book clean
+.PHONY: .venv install test test-cpus student unit lint reproduce results bench bench-quick notebooks lab book test-book clean
 
 install .venv: $(STAMP)
 
@@ -72,8 +72,13 @@ results: $(STAMP)
 	$(MINIDL) sweep --no-progress --lr 0.02 0.03 0.05 0.1 --set loss=bce --json results/bce.json
 	$(BIN)/python benchmarks/torch_reference.py --out results/torch_nn.json
 
-bench: $(STAMP)  ## minidl replicas and loop against torch.nn on the same work
+# Five engines on the report's protocol in interleaved rounds, peak memory per engine and
+# a cost curve over R and width (about 15 minutes on the course's 2-core machine).
+bench: $(STAMP)  ## minidl against batched autograd, torch.func and torch.nn
 	$(BIN)/python benchmarks/bench_reproduce.py
+
+bench-quick: $(STAMP)  ## the same at 10 epochs and 3 rounds, for development
+	$(BIN)/python benchmarks/bench_reproduce.py --quick
 
 notebooks: $(STAMP)  ## re-execute every notebook in place (refreshes nbval's expected outputs)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
