@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor
 
 import minidl
-from minidl.data import permutation
 
 F64 = torch.float64
 
@@ -338,6 +336,24 @@ def check_batched_linear(fn: Callable[[Tensor, Tensor, Tensor], Any]) -> None:
 
 
 # Notebooks 05-08 ------------------------------------------------------------------------------
+# Seeded mistakes for each check: tests/test_selfcheck_05_08.py.
+
+
+class _History:
+    """A made-up training History for check_restart_rule: one loss and error per epoch."""
+
+    def __init__(self, loss: list[float], train_error: list[float]) -> None:
+        self.loss, self.train_error = (
+            torch.tensor(loss, dtype=F64),
+            torch.tensor(train_error, dtype=F64),
+        )
+
+
+class _Rule:
+    """The restart rule's three settings, as minidl.train.RestartRule names them."""
+
+    def __init__(self, start: int, tol: float, max_error: float) -> None:
+        self.start, self.tol, self.max_error = start, tol, max_error
 
 
 def check_two_layer_backward(fn: Callable[..., Any]) -> None:
@@ -553,7 +569,7 @@ def check_batches(fn: Callable[[int, int, torch.Generator], Any]) -> None:
                     )
                 )
     ref_gen = torch.Generator().manual_seed(23)
-    want = [permutation(n, generator=ref_gen) for _ in range(2)]
+    want = [minidl.data.permutation(n, generator=ref_gen) for _ in range(2)]
     sizes = [len(b) for b in epochs[0]]
     want_sizes = [len(range(s, min(s + size, n))) for s in range(0, n, size)]
     order = torch.cat(epochs[0]) if epochs[0] else torch.empty(0, dtype=torch.long)
@@ -595,13 +611,11 @@ def check_restart_rule(fn: Callable[[Any, Any], Any]) -> None:
     train_error_e > max_error; after a redraw the previous loss counts as +inf.
     """
     name = "restart rule"
-    rule = SimpleNamespace(start=3, tol=1e-3, max_error=0.4)
+    rule = _Rule(start=3, tol=1e-3, max_error=0.4)
     # epoch:   1     2     3     4      5       6      7      8      9     10
     loss = [0.30, 0.30, 0.30, 0.30, 0.3002, 0.3005, 0.28, 0.20, 0.10, 0.1004]
     error = [0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 0.45, 0.45, 0.10, 0.10]
-    hist = SimpleNamespace(
-        loss=torch.tensor(loss, dtype=F64), train_error=torch.tensor(error, dtype=F64)
-    )
+    hist = _History(loss, error)
     want = [4, 6]
     result = _call(name, fn, hist, rule)
     try:
