@@ -79,11 +79,13 @@ TWO_LAYER_BUGS = {
 }
 
 
+@pytest.mark.nb05
 def test_two_layer_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_two_layer_backward, two_layer, capsys=capsys)
     fails_with(selfcheck.check_two_layer_backward, stub, match="not implemented yet")
 
 
+@pytest.mark.nb05
 @pytest.mark.parametrize("bug", TWO_LAYER_BUGS)
 def test_two_layer_check_names_the_mistake(bug: str) -> None:
     def fn(*args: Tensor) -> Any:
@@ -111,6 +113,7 @@ class InlineSequential:
         return g
 
 
+@pytest.mark.nb05
 def test_sequential_check_names_forward_order(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_sequential, InlineSequential, capsys=capsys)
     fails_with(selfcheck.check_sequential, stub, match="not implemented yet")
@@ -155,11 +158,13 @@ SGD_BUGS = {
 }
 
 
+@pytest.mark.nb06
 def test_sgd_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_sgd, InlineSGD, capsys=capsys)
     fails_with(selfcheck.check_sgd, stub, match="not implemented yet")
 
 
+@pytest.mark.nb06
 @pytest.mark.parametrize("bug", SGD_BUGS)
 def test_sgd_check_names_the_mistake(bug: str) -> None:
     def make(*args: Any) -> InlineSGD:
@@ -218,11 +223,13 @@ TRAIN_STEP_BUGS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 
 
+@pytest.mark.nb07
 def test_train_step_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_train_step, train_step, capsys=capsys)
     fails_with(selfcheck.check_train_step, stub, match="not implemented yet")
 
 
+@pytest.mark.nb07
 @pytest.mark.parametrize("bug", TRAIN_STEP_BUGS)
 def test_train_step_check_names_the_mistake(bug: str) -> None:
     fn, message = TRAIN_STEP_BUGS[bug]
@@ -260,11 +267,13 @@ BATCH_BUGS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 
 
+@pytest.mark.nb07
 def test_batches_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_batches, batches, capsys=capsys)
     fails_with(selfcheck.check_batches, stub, match="not implemented yet")
 
 
+@pytest.mark.nb07
 @pytest.mark.parametrize("bug", BATCH_BUGS)
 def test_batches_check_names_the_mistake(bug: str) -> None:
     fn, message = BATCH_BUGS[bug]
@@ -298,6 +307,7 @@ RESTART_BUGS = {
 }
 
 
+@pytest.mark.nb07
 def test_restart_rule_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_restart_rule, restart_epochs, capsys=capsys)
     fails_with(selfcheck.check_restart_rule, stub, match="not implemented yet")
@@ -306,6 +316,7 @@ def test_restart_rule_check(capsys: pytest.CaptureFixture[str]) -> None:
     )
 
 
+@pytest.mark.nb07
 @pytest.mark.parametrize("bug", RESTART_BUGS)
 def test_restart_rule_check_names_the_mistake(bug: str) -> None:
     def fn(hist: Any, rule: Any) -> list[int]:
@@ -353,11 +364,13 @@ REPLICA_BACKWARD_BUGS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 
 
+@pytest.mark.nb08
 def test_batched_linear_backward_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_batched_linear_backward, replica_backward, capsys=capsys)
     fails_with(selfcheck.check_batched_linear_backward, stub, match="not implemented yet")
 
 
+@pytest.mark.nb08
 @pytest.mark.parametrize("bug", REPLICA_BACKWARD_BUGS)
 def test_batched_linear_backward_check_names_the_mistake(bug: str) -> None:
     fn, message = REPLICA_BACKWARD_BUGS[bug]
@@ -388,6 +401,7 @@ REPLICA_LOSS_BUGS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 
 
+@pytest.mark.nb08
 def test_replica_loss_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_replica_loss, replica_mse, capsys=capsys)
     fails_with(selfcheck.check_replica_loss, stub, match="not implemented yet")
@@ -399,6 +413,7 @@ def test_replica_loss_check(capsys: pytest.CaptureFixture[str]) -> None:
     passes(selfcheck.check_replica_loss, minidl_mse, capsys=capsys)
 
 
+@pytest.mark.nb08
 @pytest.mark.parametrize("bug", REPLICA_LOSS_BUGS)
 def test_replica_loss_check_names_the_mistake(bug: str) -> None:
     fn, message = REPLICA_LOSS_BUGS[bug]
