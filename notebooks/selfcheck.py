@@ -405,6 +405,16 @@ def check_linear_layer(
             )
         dw, db = (v.clone() if isinstance(v, Tensor) else v for v in found)
         right = [g.T @ x, g.sum(0)]
+        kept = any(isinstance(v, Tensor) and _close(v, x) for v in vars(layer).values())
+        if (
+            isinstance(dw, Tensor)
+            and dw.shape == right[0].shape
+            and not (_close(dw, right[0]) or kept)
+        ):
+            raise CheckFailed(
+                f"{name}: dL/dW is wrong, and the layer kept no copy of its input: forward "
+                "must store X (self.x = x), and backward use it for dL/dW = G^T X"
+            )
         if accumulates and all(
             isinstance(v, Tensor) and _close(v, r) for v, r in zip(found, right)
         ):
@@ -455,14 +465,16 @@ def check_gain(fn: Callable[[Callable[[Tensor], Tensor], Tensor], Any]) -> None:
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         for value, hint in [
-            (math.sqrt(second), "sqrt(E[f(z)^2]): the gain is its inverse"),
-            (1 / second, "1/E[f(z)^2]: the square root is missing"),
-            (1 / math.sqrt(fz.var().item()), "from the variance (or standard deviation) of "
-             "f(z), not its second moment E[f(z)^2] (f(z) need not have mean 0: think of ReLU)"),
-            (1 / math.sqrt(abs(fz.mean().item())), "from E[f(z)]: square f(z) first"),
+            (math.sqrt(second), "the result is sqrt(E[f(z)^2]); the gain is its inverse"),
+            (1 / second, "the result is 1/E[f(z)^2]; the square root is missing"),
+            (1 / math.sqrt(fz.var().item()), "the result comes from the variance (or standard "
+             "deviation) of f(z), not its second moment E[f(z)^2] (f(z) need not have mean 0: "
+             "think of ReLU)"),
+            (1 / math.sqrt(abs(fz.mean().item())),
+             "the result comes from E[f(z)]: square f(z) first"),
         ]:  # fmt: skip
             if math.isclose(got, value, rel_tol=1e-6):
-                raise CheckFailed(f"{name}: for {label}, fn returns {hint}")
+                raise CheckFailed(f"{name}: for {label}, {hint}")
         raise CheckFailed(f"{name}: wrong for {label} (got {got:.4g}, expected {want:.4g})")
     print(f"{name}: correct (1/sqrt(E[f(z)^2]) for ReLU, tanh, ELU and the identity)")
 

@@ -78,11 +78,11 @@ class LinearFn:
 
     def __call__(self, x: Tensor) -> Tensor:
         if self.bug != "x not stored":
-            self.x = x
+            self.x = x if self.bug != "global x" else x.T.T + 1
         return x @ self.w.T + (0 if self.bug == "no bias" else self.b)
 
     def backward(self, g: Tensor) -> Tensor:
-        w_grad = g.T @ self.x
+        w_grad = g.T @ (torch.ones_like(self.x) if self.bug == "global x" else self.x)
         b_grad = {"scalar bias": g.sum(), "bias over outputs": g.sum(1)}.get(self.bug, g.sum(0))
         if self.bug == "accumulating scalar bias":
             self.b_grad += g.sum()  # the published bug, accumulated into a (n_out,) tensor
@@ -119,6 +119,7 @@ LAYER_BUGS = {
     "transposed": "use G\\^T X",
     "no bias": "without the bias",
     "x not stored": "must store its input",
+    "global x": "kept no copy of its input",
     "overwrites": "overwrote the gradients instead of adding",
     "no zero_grad": "zero_grad\\(\\) left non-zero gradients",
 }
