@@ -196,7 +196,7 @@ def elu_sq(a: float, t1: float = -1.0, t2: float = -2.0, const: float = 0.5, cro
     return 0.5 + a**2 * (math.e**2 * phi(t2) - cross * math.exp(0.5) * phi(t1) + const)
 
 
-def test_elu_second_moment_checks(capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_elu_second_moment_checks(capsys: pytest.CaptureFixture[str]) -> None:
     selfcheck.check_elu_second_moment(elu_sq)
     selfcheck.check_elu_second_moment(
         lambda a: 0.5 + a**2 * math.e**2 * phi(-2.0), derivative=True
@@ -225,7 +225,7 @@ def test_elu_second_moment_checks(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda a: torch.ones(2), True, "one number"),
     ],
 )
-def test_elu_second_moment_check_names_the_mistake(
+def test_init_elu_second_moment_check_names_the_mistake(
     fn: Callable[[float], Any], derivative: bool, message: str
 ) -> None:
     fails_with(selfcheck.check_elu_second_moment, fn, derivative=derivative, match=message)
@@ -317,7 +317,7 @@ def sig(z: Tensor) -> Tensor:
         ),
     ],
 )
-def test_logit_gradient_check(loss: str, right: Any, bug: Any, message: str) -> None:
+def test_loss_logit_gradient_check(loss: str, right: Any, bug: Any, message: str) -> None:
     selfcheck.check_logit_gradient(loss, right, loss)
     fails_with(selfcheck.check_logit_gradient, loss, bug, loss, match=message)
     fails_with(selfcheck.check_logit_gradient, loss, stub, loss, match="not implemented yet")
