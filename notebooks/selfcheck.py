@@ -74,7 +74,12 @@ def _autograd(f: Callable[..., Tensor], inputs: Sequence[Tensor], g: Tensor) -> 
 
 def check_linear_backward(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Any]) -> None:
     """fn(X, W, b, G) -> (dL/dX, dL/dW, dL/db) for Y = X W^T + b and G = dL/dY."""
-    name = "linear backward"
+    _linear_gradients("linear backward", fn)
+    print("linear backward: correct (dL/dX, dL/dW, dL/db agree with torch.autograd)")
+
+
+def _linear_gradients(name: str, fn: Callable[[Tensor, Tensor, Tensor, Tensor], Any]) -> None:
+    """Raise CheckFailed naming the mistake unless fn(X, W, b, G) returns the three gradients."""
     gen = torch.Generator().manual_seed(11)
     batch, n_in, n_out = 5, 3, 4  # all different, so a transpose cannot hide
     x, w, b, g = (
@@ -92,10 +97,14 @@ def check_linear_backward(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Any]) -
         raise CheckFailed(
             f"{name}: dL/dW has shape {tuple(dw.shape)}, the shape of W^T: use G^T X"
         )
-    if isinstance(db, Tensor) and db.numel() == 1 and _close(db.reshape(()), g.sum()):
+    if (
+        isinstance(db, Tensor)
+        and db.numel() in (1, n_out)
+        and _close(db.reshape(-1), g.sum().expand(db.numel()))
+    ):
         raise CheckFailed(
-            f"{name}: dL/db is one number, the sum of G over the batch AND the outputs; "
-            "each bias gets the sum over the batch only: G.sum(0)"
+            f"{name}: dL/db is one number (the same for every bias), the sum of G over the "
+            "batch AND the outputs; each bias gets the sum over the batch only: G.sum(0)"
         )
     if isinstance(db, Tensor) and db.shape == (batch,):
         raise CheckFailed(
@@ -109,7 +118,6 @@ def check_linear_backward(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Any]) -
     _values(name, "dL/dX", dx, want[0])
     _values(name, "dL/dW", dw, want[1])
     _values(name, "dL/db", db, want[2])
-    print(f"{name}: correct (dL/dX, dL/dW, dL/db agree with torch.autograd)")
 
 
 REFERENCES: dict[str, Callable[[Tensor], Tensor]] = {
@@ -766,3 +774,279 @@ def check_replica_loss(fn: Callable[[Tensor, Tensor], Any]) -> None:
             raise CheckFailed(f"{name}: the gradient is {hint}")
     _values(name, "the gradient", grad, want_grad)
     print(f"{name}: correct (one mean per replica; the gradient of their sum)")
+
+
+# Notebooks 00-04 ---------------------------------------------------------------------------
+
+
+def check_disk_labels(fn: Callable[[Tensor], Any]) -> None:
+    """fn(x) -> labels (n, 1), float 1.0 inside the disk of centre (1/2, 1/2) and radius
+    1/sqrt(2 pi), else 0.0, for points x (n, 2): the labels of minidl.data.disk_dataset."""
+    import minidl.data
+
+    name = "disk labels"
+    n = 2000
+    x, want = minidl.data.disk_dataset(n, generator=torch.Generator().manual_seed(16))
+    got = _call(name, fn, x.clone())
+    if isinstance(got, Tensor) and got.shape == (n,):
+        raise CheckFailed(
+            f"{name}: labels have shape ({n},), expected ({n}, 1): one column, like "
+            "minidl.data.disk_dataset (keepdim=True)"
+        )
+    if isinstance(got, Tensor) and not got.dtype.is_floating_point:
+        raise CheckFailed(f"{name}: labels have dtype {got.dtype}; use float 0.0/1.0 (.float())")
+    got = _shape(name, "the labels", got, want, "one label per point, in one column")
+    if not bool(((got == 0) | (got == 1)).all()):
+        raise CheckFailed(f"{name}: labels must be 0.0 or 1.0")
+    r, sq = minidl.data.RADIUS, (x.double() - 0.5).square().sum(-1, keepdim=True)
+    margin = (sq.sqrt() - r).abs() > 1e-6  # points on the circle up to rounding may go either way
+    wrong = int((got != want)[margin].sum())
+    if not wrong:
+        print(f"{name}: correct (the labels of minidl.data.disk_dataset on {n:,} points)")
+        return
+    for labels, hint in [
+        (1 - want, "inverted: label 1 is INSIDE the disk"),
+        (
+            x.double().square().sum(-1, keepdim=True) < r**2,
+            "centred at the origin, not (1/2, 1/2)",
+        ),
+        (sq < r, "from the squared distance compared with r: compare it with r^2"),
+        (sq.sqrt() < r**2, "from the distance compared with r^2: compare it with r"),
+        (sq < 0.25, "for radius 1/2: the radius is 1/sqrt(2 pi)"),
+    ]:
+        if bool((got == labels.to(got.dtype))[margin].all()):
+            raise CheckFailed(f"{name}: the labels are {hint}")
+    raise CheckFailed(f"{name}: {wrong} of {n} labels differ from minidl.data.disk_dataset's")
+
+
+def check_linear_layer(
+    make: Callable[[Tensor, Tensor], Any],
+    *,
+    accumulates: bool = False,
+    grads: tuple[str, str] = ("w_grad", "b_grad"),
+) -> None:
+    """make(W, b) -> a layer: layer(X) = X W^T + b, storing X; layer.backward(G) returns dL/dX
+    and stores dL/dW and dL/db in the attributes named by grads (adds to them: accumulates)."""
+    name = getattr(make, "__name__", "linear layer")
+
+    def run(x: Tensor, w: Tensor, b: Tensor, g: Tensor) -> tuple[Any, Any, Any]:
+        layer = _call(name, make, w.clone(), b.clone())
+        want_y = x @ w.T + b
+        y = _shape(name, "forward's Y", _call(f"{name} forward", layer, x.clone()), want_y)
+        if _close(y, x @ w.T):
+            raise CheckFailed(f"{name}: forward's Y is X W^T without the bias b")
+        _values(name, "forward's Y", y, want_y)
+        try:
+            dx = _call(f"{name} backward", layer.backward, g.clone())
+        except AttributeError as error:
+            raise CheckFailed(
+                f"{name}: backward failed ({error}); forward must store its input "
+                "(self.x = x): backward needs X for dL/dW"
+            ) from None
+        found = [getattr(layer, attr, None) for attr in grads]
+        if any(v is None for v in found):
+            raise CheckFailed(
+                f"{name}: backward must leave dL/dW in self.{grads[0]} and dL/db in "
+                f"self.{grads[1]}"
+            )
+        dw, db = (v.clone() if isinstance(v, Tensor) else v for v in found)
+        right = [g.T @ x, g.sum(0)]
+        kept = any(isinstance(v, Tensor) and _close(v, x) for v in vars(layer).values())
+        if (
+            isinstance(dw, Tensor)
+            and dw.shape == right[0].shape
+            and not (_close(dw, right[0]) or kept)
+        ):
+            raise CheckFailed(
+                f"{name}: dL/dW is wrong, and the layer kept no copy of its input: forward "
+                "must store X (self.x = x), and backward use it for dL/dW = G^T X"
+            )
+        if accumulates and all(
+            isinstance(v, Tensor) and _close(v, r) for v, r in zip(found, right)
+        ):
+            _call(f"{name} backward", layer.backward, g.clone())
+            again = [getattr(layer, attr) for attr in grads]
+            if any(_close(a, r) for a, r in zip(again, right)):
+                raise CheckFailed(
+                    f"{name}: a second backward overwrote the gradients instead of adding to "
+                    "them: use += (contributions of several paths or batches add up)"
+                )
+            if not all(_close(a, 2 * r) for a, r in zip(again, right)):
+                raise CheckFailed(f"{name}: a second backward should double the gradients")
+            if callable(getattr(layer, "zero_grad", None)):
+                layer.zero_grad()
+                if not all(bool((getattr(layer, attr) == 0).all()) for attr in grads):
+                    raise CheckFailed(f"{name}: zero_grad() left non-zero gradients")
+        return dx, dw, db
+
+    _linear_gradients(name, run)
+    extra = "; backward accumulates" if accumulates else ""
+    print(f"{name}: correct (Y = X W^T + b; dL/dX, dL/dW, dL/db agree with torch.autograd{extra})")
+
+
+def _number(name: str, what: str, got: Any) -> float:
+    if isinstance(got, Tensor):
+        if got.numel() != 1:
+            raise CheckFailed(f"{name}: {what} should be one number, got shape {tuple(got.shape)}")
+        got = got.item()
+    if not isinstance(got, (int, float)):
+        raise CheckFailed(f"{name}: {what} should be a number, got {type(got).__name__}")
+    return float(got)
+
+
+def check_gain(fn: Callable[[Callable[[Tensor], Tensor], Tensor], Any]) -> None:
+    """fn(f, z) -> the gain 1/sqrt(E[f(z)^2]), estimated on the sample z ~ N(0, 1)."""
+    name = "gain"
+    z = torch.empty(100_000, dtype=F64).normal_(generator=torch.Generator().manual_seed(17))
+    cases: list[tuple[str, Callable[[Tensor], Tensor]]] = [
+        ("relu", REFERENCES["relu"]),
+        ("tanh", torch.tanh),
+        ("elu", REFERENCES["elu"]),
+        ("identity", lambda t: t),
+    ]
+    for label, f in cases:
+        got = _number(name, f"fn(f, z) for {label}", _call(name, fn, f, z.clone()))
+        second, fz = f(z).square().mean().item(), f(z)
+        want = 1 / math.sqrt(second)
+        if math.isclose(got, want, rel_tol=1e-9):
+            continue
+        for value, hint in [
+            (math.sqrt(second), "the result is sqrt(E[f(z)^2]); the gain is its inverse"),
+            (1 / second, "the result is 1/E[f(z)^2]; the square root is missing"),
+            (1 / math.sqrt(fz.var().item()), "the result comes from the variance (or standard "
+             "deviation) of f(z), not its second moment E[f(z)^2] (f(z) need not have mean 0: "
+             "think of ReLU)"),
+            (1 / math.sqrt(abs(fz.mean().item())),
+             "the result comes from E[f(z)]: square f(z) first"),
+        ]:  # fmt: skip
+            if math.isclose(got, value, rel_tol=1e-6):
+                raise CheckFailed(f"{name}: for {label}, {hint}")
+        raise CheckFailed(f"{name}: wrong for {label} (got {got:.4g}, expected {want:.4g})")
+    print(f"{name}: correct (1/sqrt(E[f(z)^2]) for ReLU, tanh, ELU and the identity)")
+
+
+def _normal_integral(h: Callable[[Tensor], Tensor], lo: float, hi: float) -> float:
+    """E[h(z); lo < z < hi] for z ~ N(0, 1), by Simpson's rule on 400,001 points."""
+    z = torch.linspace(lo, hi, 400_001, dtype=F64)
+    y = h(z) * (-(z**2) / 2).exp() / math.sqrt(2 * math.pi)
+    step = (hi - lo) / (z.numel() - 1)
+    return float((y[0] + y[-1] + 4 * y[1:-1:2].sum() + 2 * y[2:-1:2].sum()).item() * step / 3)
+
+
+def _phi(t: float) -> float:
+    """The standard normal distribution function."""
+    return 0.5 * math.erfc(-t / math.sqrt(2))
+
+
+def check_elu_second_moment(fn: Callable[[float], Any], *, derivative: bool = False) -> None:
+    """fn(alpha) -> E[elu(z)^2] (derivative: E[elu'(z)^2]) for z ~ N(0, 1), in closed form,
+    against numerical integration, for alpha from 0 (ReLU) to SELU's 1.6733."""
+    what = "E[elu'(z)^2]" if derivative else "E[elu(z)^2]"
+    name = f"{what} in closed form"
+
+    def integral(alpha: float) -> float:
+        def neg(z: Tensor) -> Tensor:
+            return (alpha * z.exp()) ** 2 if derivative else (alpha * z.expm1()) ** 2
+
+        return 0.5 + _normal_integral(neg, -40.0, 0.0)  # 1/2 from z > 0, as for ReLU
+
+    for alpha in (0.0, 0.2, 1.0, 1.6733):
+        got = _number(name, f"fn({alpha})", _call(name, fn, alpha))
+        want = integral(alpha)
+        if math.isclose(got, want, rel_tol=1e-8):
+            continue
+        if alpha == 0.0:
+            raise CheckFailed(f"{name}: wrong at alpha = 0, where ELU is ReLU and {what} = 1/2")
+        a2 = alpha**2
+        if derivative:
+            hints = [
+                (0.5 + a2 * math.e**2 * _phi(2.0), "Phi(t) where Phi(-t) belongs (z < 0)"),
+                (0.5 + alpha * math.e**2 * _phi(-2.0), "alpha where alpha^2 belongs"),
+                (0.5 + a2 / 2, "missing the factor e^(2z): elu'(z) = alpha e^z for z < 0"),
+            ]
+        else:
+            e2, e1 = math.e**2 * _phi(-2.0), math.exp(0.5) * _phi(-1.0)
+            hints = [
+                (0.5 + a2 * (math.e**2 * _phi(2.0) - 2 * math.exp(0.5) * _phi(1.0) + 0.5),
+                 "Phi(t) where Phi(-t) belongs (the integral runs over z < 0)"),
+                (0.5 + a2 * (e2 - 2 * e1), "missing alpha^2 P(z < 0) = alpha^2/2 from "
+                 "(e^z - 1)^2 = e^(2z) - 2 e^z + 1"),
+                (0.5 + a2 * (e2 - e1 + 0.5), "missing the factor 2 of the cross term -2 e^z"),
+                (0.5 + alpha * (e2 - 2 * e1 + 0.5), "alpha where alpha^2 belongs"),
+            ]  # fmt: skip
+        for value, hint in hints:
+            if math.isclose(got, value, rel_tol=1e-6):
+                raise CheckFailed(f"{name}: at alpha = {alpha}, {hint}")
+        raise CheckFailed(
+            f"{name}: right at alpha = 0 but wrong at alpha = {alpha} "
+            f"(got {got:.6g}, expected {want:.6g}): check the alpha^2 term"
+        )
+    print(f"{name}: correct (agrees with numerical integration for alpha from 0 to 1.6733)")
+
+
+class _Stateless:
+    """A loss object built from two free functions, loss(p, t) and grad(p, t)."""
+
+    def __init__(self, loss: Callable[[Tensor, Tensor], Any], grad: Callable[..., Any]) -> None:
+        self.loss, self.grad = loss, grad
+        self.p, self.t = torch.empty(0), torch.empty(0)
+
+    def __call__(self, p: Tensor, t: Tensor) -> Any:
+        self.p, self.t = p, t
+        return self.loss(p, t)
+
+    def backward(self) -> Any:
+        return self.grad(self.p, self.t)
+
+
+def check_loss_functions(
+    name: str,
+    loss: Callable[[Tensor, Tensor], Any],
+    grad: Callable[[Tensor, Tensor], Any],
+    reference: str,
+) -> None:
+    """Free functions loss(p, t) and grad(p, t) = dL/dp, checked like check_loss's objects."""
+    check_loss(name, lambda: _Stateless(loss, grad), reference)
+
+
+def check_logit_gradient(name: str, fn: Callable[[Tensor, Tensor], Any], loss: str) -> None:
+    """fn(z, t) -> dL/dz for L = loss(sigmoid(z), t), loss "bce" or "mse" (mean over every
+    entry): BCE after a sigmoid gives (p - t)/N, MSE after a sigmoid 2 (p - t) p (1 - p)/N."""
+    if loss not in ("bce", "mse"):
+        raise ValueError(f"check_logit_gradient: loss must be 'bce' or 'mse', got {loss!r}")
+    gen = torch.Generator().manual_seed(18)
+    z = 3 * _randn(gen, 6, 2)
+    t = torch.rand((6, 2), generator=gen, dtype=F64).round()
+
+    def ref(z_: Tensor) -> Tensor:
+        p_ = z_.sigmoid()
+        if loss == "mse":
+            return ((p_ - t) ** 2).mean()
+        return -(t * p_.log() + (1 - t) * (1 - p_).log()).mean()
+
+    (want,) = _autograd(ref, [z], torch.ones(()))
+    got = _shape(name, "dL/dz", _call(name, fn, z.clone(), t.clone()), want, "like z")
+    p, n = z.sigmoid(), z.numel()
+    slope = p * (1 - p)
+    hints = [
+        (want * n, "not divided by N, the number of entries (the loss is a mean)"),
+        (want * n / z.shape[0], "divided by the batch size only; N counts every entry"),
+        (-want, "of the wrong sign: p - t, not t - p"),
+    ]
+    if loss == "bce":
+        hints += [
+            (want * slope, "multiplied by p(1 - p) once more: sigmoid's p(1 - p) cancels "
+             "BCE's denominator p(1 - p), leaving (p - t)/N"),
+            ((p - t) / slope / n, "dL/dp, not dL/dz: the chain rule multiplies by sigmoid's "
+             "derivative p(1 - p)"),
+        ]  # fmt: skip
+    else:
+        hints += [
+            (2 * (p - t) / n, "missing sigmoid's derivative p(1 - p) (that is dL/dp)"),
+            (want / 2, "missing the factor 2 of the square"),
+        ]
+    for value, hint in hints:
+        if _close(got, value):
+            raise CheckFailed(f"{name}: dL/dz is {hint}")
+    _values(name, "dL/dz", got, want)
+    print(f"{name}: correct (dL/dz agrees with torch.autograd through the sigmoid)")
