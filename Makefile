@@ -85,6 +85,9 @@ results: results-validation  ## every file the capstone notebooks read (test run
 	$(MINIDL) reproduce $(TEST) --set hidden=relu,relu,relu --json results/all_relu.json
 	$(MINIDL) reproduce $(TEST) --set hidden=tanh,tanh,tanh --json results/all_tanh.json
 	$(MINIDL) reproduce $(TEST) --recipe report --set restart=false --json results/report_no_restart.json
+	$(MINIDL) reproduce $(TEST) --recipe report --lr 1 --json results/report_lr1.json
+	$(MINIDL) reproduce $(TEST) --recipe report --lr 1 --set restart=false \
+		--json results/report_lr1_no_restart.json
 	$(MINIDL) reproduce $(TEST) --recipe report --lr 0.1 --json results/report_lr01.json
 	$(MINIDL) reproduce $(TEST) --recipe report --lr 0.1 --set restart=false \
 		--json results/report_lr01_no_restart.json
