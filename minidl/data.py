@@ -7,38 +7,66 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from numbers import Real
 
 import torch
 from torch import Tensor
 
-from .module import check_size
+from .module import ArgumentError, check_size
 
 CENTER = 0.5
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)  # pi r^2 = 1/2: the classes are balanced
+# The task of the report's published code: a quarter disk at the origin, (pi / 4) r^2 = 1/2.
+QUARTER_CENTER = (0.0, 0.0)
+QUARTER_RADIUS = math.sqrt(2.0 / math.pi)
 
 
 def disk_dataset(
     n: int,
     *,
+    center: tuple[float, float] = (CENTER, CENTER),
+    radius: float = RADIUS,
     generator: torch.Generator | None = None,
     replicas: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """x ~ U[0, 1]^2, y = 1[|x - (0.5, 0.5)| < 1 / sqrt(2 pi)]; shapes (n, 2), (n, 1).
+    """x ~ U[0, 1]^2, y = 1[|x - center| < radius]; shapes (n, 2), (n, 1).
 
-    With replicas=R, R independent sets: (R, n, 2) and (R, n, 1).
+    The defaults are the EE-559 handout's disk, centre (0.5, 0.5) and radius 1 / sqrt(2 pi);
+    the report's code used center=(0.0, 0.0), radius=sqrt(2 / pi) (QUARTER_CENTER,
+    QUARTER_RADIUS). Both have area 1/2 inside the square, so the classes are balanced.
+    With replicas=R, R independent sets: (R, n, 2) and (R, n, 1). Raises ArgumentError for
+    n < 1, a centre that is not two finite numbers, or a radius that is not finite and > 0.
     """
     check_size("disk_dataset", "n", n)
     lead = () if replicas is None else (check_size("disk_dataset", "replicas", replicas),)
+    try:
+        cx, cy = (float(c) for c in center)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"disk_dataset: center must be two numbers (x, y), got {center!r}"
+        ) from None
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise ArgumentError(f"disk_dataset: center must be finite, got {center!r}")
+    if isinstance(radius, bool) or not isinstance(radius, Real) or not 0 < radius < math.inf:
+        raise ArgumentError(f"disk_dataset: radius must be a finite number > 0, got {radius!r}")
     x = torch.empty((*lead, n, 2), dtype=dtype, device=device).uniform_(generator=generator)
-    inside = (x - CENTER).square().sum(-1, keepdim=True) < RADIUS**2
+    offset = torch.empty(2, dtype=dtype, device=device)
+    offset[0], offset[1] = cx, cy
+    inside = (x - offset).square().sum(-1, keepdim=True) < float(radius) ** 2
     return x, inside.to(dtype)
 
 
 def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation of each feature over the points (dimension -2)."""
     return x.mean(dim=-2, keepdim=True), x.std(dim=-2, keepdim=True)
+
+
+def fit_scalar_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
+    """One mean and one standard deviation over all points and coordinates (the last two
+    dimensions), as the report's code computed them; shapes (1, 1), or (R, 1, 1)."""
+    return x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
 
 
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
