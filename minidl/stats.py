@@ -11,6 +11,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .experiment import Result
@@ -126,3 +127,26 @@ def write_json(payload: Any, path: str | os.PathLike[str]) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def results_dir() -> Path:
+    """The folder that `make results` writes, found from wherever Python runs.
+
+    Tried in order: $MINIDL_RESULTS; results/ in the working directory or the nearest
+    parent that has one (a notebook runs in notebooks/); results/ beside the package's
+    folder (an editable install of the repository). Raises FileNotFoundError naming them.
+    Used by notebooks/09_recipes.ipynb and notebooks/10_reproduction.ipynb.
+    """
+    tried = []
+    if os.environ.get("MINIDL_RESULTS"):
+        tried.append(Path(os.environ["MINIDL_RESULTS"]))
+    here = Path.cwd().resolve()
+    tried += [folder / "results" for folder in (here, *here.parents)]
+    tried.append(Path(__file__).resolve().parent.parent / "results")
+    for folder in tried:
+        if (folder / "default.json").is_file():
+            return folder
+    raise FileNotFoundError(
+        "results_dir: no results/ with default.json in $MINIDL_RESULTS, the working directory "
+        f"or its parents, or beside the package ({tried[-1]}); run `make results`"
+    )

@@ -151,3 +151,23 @@ def test_write_json_is_whole_or_nothing(tmp_path: Path) -> None:
     assert path.read_text() == before  # the old file is untouched
     assert os.listdir(tmp_path) == ["out.json"]  # and no temporary file is left behind
     assert json.loads(before) == {"a": 1}
+
+
+def test_results_dir_is_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minidl.stats import results_dir
+
+    monkeypatch.delenv("MINIDL_RESULTS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no results/ here: the one beside the package
+    assert (results_dir() / "default.json").is_file()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "default.json").write_text("{}")
+    monkeypatch.setenv("MINIDL_RESULTS", str(mine))
+    assert results_dir() == mine
+    monkeypatch.setenv("MINIDL_RESULTS", str(tmp_path / "nowhere"))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "default.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "mine")  # a parent holds results/
+    assert results_dir() == tmp_path / "results"
