@@ -1,7 +1,7 @@
 """Losses as modules: loss = L(prediction, target); backward() returns dL/dprediction.
 
-Both reduce by the mean over the last two dimensions (batch and features), so a
-(R, batch, k) prediction gives one loss per replica. Derived in notebooks/04_losses.ipynb.
+Each reduces the last two dimensions (batch and features), so a (R, batch, k)
+prediction gives one loss per replica. Derived in notebooks/04_losses.ipynb.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class _Loss(Module):
             )
         self._check_values(prediction, target)
         self._input, self._target = prediction, target
-        return self.elementwise(prediction, target).mean(dim=_dims(prediction))
+        return self.reduce(self.elementwise(prediction, target))
 
     def backward(self, grad_output: Tensor | None = None) -> Tensor:
         """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given)."""
@@ -39,10 +39,7 @@ class _Loss(Module):
         if p is None or self._target is None:
             raise RuntimeError(f"{type(self).__name__}: backward() called before forward()")
         dims = _dims(p)
-        count = 1
-        for d in dims:
-            count *= p.shape[d]
-        grad = self.derivative(p, self._target).div_(count)
+        grad = self.derivative(p, self._target).div_(self.count(p))
         if grad_output is None:
             return grad
         reduced = p.shape[: p.ndim - len(dims)]
@@ -56,6 +53,17 @@ class _Loss(Module):
 
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
         """Reject values the loss is not defined for (nothing to reject by default)."""
+
+    def count(self, p: Tensor) -> int:
+        """N, the number of terms the loss averages: batch * features."""
+        n = 1
+        for d in _dims(p):
+            n *= p.shape[d]
+        return n
+
+    def reduce(self, elementwise: Tensor) -> Tensor:
+        """The mean of l(p, t) over the last two dimensions."""
+        return elementwise.mean(dim=_dims(elementwise))
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
         """l(p, t) for each element."""
@@ -105,3 +113,60 @@ class BCELoss(_Loss):
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
         return (p - t).div_((p * (1 - p)).clamp_(min=1e-12))
+
+
+class CrossEntropyLoss(_Loss):
+    """L = -mean over the batch of sum_k t_k log softmax(z)_k; dL/dz = (softmax(z) - t) / batch.
+
+    logits z and target t have the same shape (..., batch, k), k >= 2; t holds class
+    probabilities (each row in [0, 1], summing to 1; one-hot for hard labels). log softmax
+    is computed as (z - max z) - log sum e^(z - max z), which never overflows. The
+    gradient is softmax(z) sum_k t_k - t, which is softmax(z) - t for probability rows
+    (the multi-class twin of BCE after a sigmoid). Raises ShapeError for other shapes and
+    ValueError for targets that are not probabilities. Matches
+    torch.nn.functional.cross_entropy with probability targets.
+    Derived in notebooks/04_losses.ipynb.
+    """
+
+    def _check_values(self, prediction: Tensor, target: Tensor) -> None:
+        if prediction.ndim < 2 or prediction.shape[-1] < 2:
+            raise ShapeError(
+                f"CrossEntropyLoss: logits and target must be (..., batch, k) with k >= 2 "
+                f"classes, got {tuple(prediction.shape)}; for one output unit use BCELoss "
+                "after a Sigmoid"
+            )
+        outside = (target < 0) | (target > 1) | target.isnan()
+        if bool(outside.any()):
+            bad = target[outside][0].item()
+            raise ValueError(
+                f"CrossEntropyLoss: every target must be a probability in [0, 1] (one-hot "
+                f"for class labels); found {bad!r}"
+            )
+        row_sum = target.sum(dim=-1)
+        off = (row_sum - 1).abs() > 1e-3
+        if bool(off.any()):
+            bad = row_sum[off][0].item()
+            raise ValueError(
+                f"CrossEntropyLoss: each target row must sum to 1 (class probabilities); "
+                f"found a row summing to {bad:.6g}"
+            )
+
+    def count(self, p: Tensor) -> int:
+        """The batch size: the loss sums over the k classes and averages over the batch."""
+        return p.shape[-2]
+
+    def reduce(self, elementwise: Tensor) -> Tensor:
+        """Sum over the classes, mean over the batch (the last two dimensions)."""
+        return elementwise.sum(dim=(-2, -1)).div_(elementwise.shape[-2])
+
+    def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        return _log_softmax(p).mul_(t).neg_()
+
+    def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        return _log_softmax(p).exp_().mul_(t.sum(dim=-1, keepdim=True)).sub_(t)
+
+
+def _log_softmax(z: Tensor) -> Tensor:
+    """log softmax over the last dimension: (z - m) - log sum e^(z - m), m = max z."""
+    shifted = z - z.amax(dim=-1, keepdim=True)
+    return shifted - shifted.exp().sum(dim=-1, keepdim=True).log_()
