@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .module import ArgumentError, Module
+from .module import ArgumentError, Module, check_tensor
 
 
 class _Elementwise(Module):
@@ -16,18 +16,19 @@ class _Elementwise(Module):
     backward reads the y that forward returned: change it in place and backward is wrong.
     """
 
-    _output: Tensor | None = None
+    _scratch: tuple[str, ...] = ()  # attributes f() sets for df(), saved with x and y
 
     def forward(self, x: Tensor) -> Tensor:
         """y = f(x); keeps x and y for backward."""
-        self._output = self.f(self._remember(x))
-        return self._output
+        y = self.f(check_tensor(type(self).__name__, x))
+        return self._save(y, x, y, *(getattr(self, name) for name in self._scratch))
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """dL/dx = dL/dy * f'(x)."""
-        x = self._recall(grad_output)
-        assert self._output is not None
-        return self.df(x, self._output).mul_(grad_output)
+        x, y, *scratch = self._saved_tensors(grad_output)
+        for name, value in zip(self._scratch, scratch, strict=True):
+            setattr(self, name, value)
+        return self.df(x, y).mul_(grad_output)
 
     def f(self, x: Tensor) -> Tensor:
         """The function."""
@@ -100,6 +101,7 @@ class ELU(_Elementwise):
     """
 
     scale = 1.0
+    _scratch = ("_neg", "_pos")
     _neg: Tensor | None = None  # alpha (e^min(x,0) - 1), kept from forward for backward
     _pos: Tensor | None = None  # max(x, 0)
 
