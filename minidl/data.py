@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .module import ShapeError, check_finite, check_size, check_tensor
+from .module import ShapeError, check_finite, check_size, check_tensor, without_history
 
 CENTER = 0.5
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)  # pi r^2 = 1/2: the classes are balanced
@@ -36,6 +36,7 @@ def disk_dataset(
     return x, inside.to(dtype)
 
 
+@without_history
 def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation of each feature over the points (dimension -2).
 
@@ -54,6 +55,7 @@ def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
     return x.mean(dim=-2, keepdim=True), std.masked_fill(std == 0, 1.0)
 
 
+@without_history
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """(x - mean) / std, with statistics fitted on the training points.
 

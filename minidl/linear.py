@@ -14,6 +14,7 @@ from .module import (
     Module,
     Parameter,
     ShapeError,
+    check_mask,
     check_number,
     check_size,
     check_tensor,
@@ -94,6 +95,7 @@ class Linear(Module):
         self, generator: torch.Generator | None = None, replicas: Tensor | None = None
     ) -> None:
         """W ~ N(0, gain^2 2 / (in + out)), b ~ N(0, bias_std^2); a mask picks replicas."""
+        check_mask("Linear.reset_parameters", replicas, self.replicas)
         new_w = xavier_normal_(_like(self.weight.value), self.gain, generator)
         new_b = _like(self.bias.value).normal_(0.0, self.bias_std, generator=generator)
         if replicas is None:
@@ -145,6 +147,10 @@ class Linear(Module):
         """A single-network Linear whose value tensors are views of replica r."""
         if self.replicas is None:
             raise ValueError(f"{self!r}: replica() needs a layer built with replicas=R")
+        if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < self.replicas:
+            raise ArgumentError(
+                f"Linear.replica: r must be an integer in [0, {self.replicas}), got {r!r}"
+            )
         twin = self.fresh_copy()
         twin.replicas = None
         twin.weight = Parameter(self.weight.value[r])

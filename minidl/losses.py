@@ -43,10 +43,12 @@ class _Loss(Module):
             raise TypeError(
                 f"{name}: prediction is on {prediction.device} but target on {target.device}"
             )
-        dtype = _common_dtype(name, prediction, target)
         self._check_values(prediction, target)
         self._input, self._target = prediction, target
-        return self.reduce(self.elementwise(prediction.to(dtype), target.to(dtype)))
+        if prediction.dtype != target.dtype:  # as torch: compute in the wider dtype
+            dtype = _common_dtype(name, prediction, target)
+            prediction, target = prediction.to(dtype), target.to(dtype)
+        return self.reduce(self.elementwise(prediction, target))
 
     def backward(self, grad_output: Tensor | None = None) -> Tensor:
         """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given)."""
@@ -54,10 +56,12 @@ class _Loss(Module):
         prediction, target = self._input, self._target
         if prediction is None or target is None:
             raise RuntimeError(f"{name}: backward() called before forward()")
-        dtype = _common_dtype(name, prediction, target)
-        p = prediction.to(dtype)
+        p, t = prediction, target
+        if p.dtype != t.dtype:
+            dtype = _common_dtype(name, p, t)
+            p, t = p.to(dtype), t.to(dtype)
         dims = _dims(p)
-        grad = self.derivative(p, target.to(dtype)).div_(self.count(p))
+        grad = self.derivative(p, t).div_(self.count(p))
         if grad_output is not None:
             reduced = p.shape[: p.ndim - len(dims)]
             check_tensor(name, grad_output, "grad_output")
@@ -66,12 +70,14 @@ class _Loss(Module):
                     f"{name}: grad_output has shape {tuple(grad_output.shape)}, "
                     f"but the loss had shape {tuple(reduced)}"
                 )
-            if grad_output.dtype != dtype:
+            if grad_output.dtype != p.dtype:
                 raise TypeError(
-                    f"{name}: grad_output is {grad_output.dtype} but the loss is {dtype}"
+                    f"{name}: grad_output is {grad_output.dtype} but the loss is {p.dtype}"
                 )
             grad.mul_(grad_output.reshape(*reduced, *([1] * len(dims))))
-        return link_gradient(grad.to(prediction.dtype), prediction)
+        if grad.dtype != prediction.dtype:
+            grad = grad.to(prediction.dtype)  # as torch: the gradient in the prediction's dtype
+        return link_gradient(grad, prediction)
 
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
         """Reject values the loss is not defined for (nothing to reject by default)."""

@@ -83,6 +83,19 @@ def check_finite(owner: str, x: Tensor, what: str) -> Tensor:
     return x
 
 
+def check_mask(owner: str, mask: Any, replicas: int | None) -> None:
+    """mask must be None or a bool tensor of shape (replicas,)."""
+    if mask is None:
+        return
+    if replicas is None:
+        raise ArgumentError(f"{owner}: a replica mask needs parameters built with replicas=R")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (replicas,):
+        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask)
+        raise ShapeError(
+            f"{owner}: replicas must be a bool mask of shape ({replicas},), got {got}"
+        )
+
+
 def without_history(method: F) -> F:
     """Run method with torch's graph recording off (a no-op check when it is already off)."""
 
@@ -189,16 +202,19 @@ def _same_tensor(a: Tensor, b: Tensor) -> bool:
 class Module:
     """A layer: y = forward(x); backward(dL/dy) accumulates dL/dparams, returns dL/dx.
 
-    Saved state: each forward() pushes what backward() needs onto the module's own
-    stack, tagged with its forward pass, and backward() takes the entries of one pass
-    (in reverse order), so a module used twice in a network gets correct gradients.
-    backward() uses the pass whose output the loss differentiated (or, for a gradient
-    from elsewhere, the one forward pass not yet backpropagated), so an evaluation
-    between forward and backward cannot corrupt it; when it cannot tell which pass is
-    meant it raises RuntimeError. Evaluate without saving with minidl.train.error_rate()
-    or in eval() mode (torch's idiom; train() switches saving back on). A module keeps
-    the saved tensors of its last 2 forward passes; backward() may run again on the same
-    pass (the gradients add up). forward and backward never record torch autograd history.
+    Saved state, in two sentences: every forward() pushes what backward() needs onto
+    the module's own stack, labelled with its forward pass, and backward() takes the
+    entries of one pass in reverse order, so a module used twice in a network gets each
+    use's input back. That pass is the one whose output the loss differentiated (for a
+    gradient from elsewhere: the only pass not yet backpropagated, or the only one whose
+    output has the gradient's shape), so an evaluation between forward and backward
+    changes nothing, and backward() raises RuntimeError when it cannot tell.
+    Details: in eval() mode forward saves nothing and backward is refused (train()
+    switches back); error_rate() and gradcheck's probes save nothing; a module keeps
+    the saved tensors of at most 2 passes, and none of a backpropagated pass once the
+    next pass begins; backward() may run again on a pass until then (the gradients add
+    up). forward and backward never record torch's autograd history,
+    whatever the grad mode.
     Derived in notebooks/01_linear.ipynb.
     """
 
@@ -330,10 +346,12 @@ class Module:
         stack = self._saved
         if stack is None:
             stack = self._saved = []
-        elif stack:
-            last = stack[-1].pass_id
-            if last != pass_id and stack[0].pass_id != last:  # keep the last KEEP passes
-                stack[:] = [e for e in stack if e.pass_id == last]
+        elif stack and stack[-1].pass_id != pass_id:  # a new pass begins
+            last = stack[-1]
+            if last.used:  # the last pass was backpropagated: nothing else is needed
+                stack.clear()
+            elif stack[0].pass_id != last.pass_id:  # keep the last KEEP (= 2) passes
+                stack[:] = [e for e in stack if e.pass_id == last.pass_id]
         stack.append(_Saved(pass_id, output, tensors))
         return output
 
@@ -359,6 +377,9 @@ class Module:
             if stack:
                 return stack[-1].pass_id  # backward again on the same pass: grads add up
             raise RuntimeError(f"{name}: backward() called before forward()")
+        fitting = {e.pass_id for e in stack if not e.used and e.output.shape == grad_output.shape}
+        if len(fitting) == 1:  # only one of them has an output of the gradient's shape
+            return fitting.pop()
         raise RuntimeError(
             f"{name}: backward() follows {len(pending)} forward passes that were not "
             "backpropagated, and its gradient does not say which one it is for (an "
@@ -374,6 +395,10 @@ class Module:
         cursor = self._cursor
         k = cursor[1] + 1 if cursor[0] == serial else 0
         self._cursor = (serial, k)
+        if k == 0 and stack and stack[-1].pass_id == pass_id:  # the usual case
+            entry = stack[-1]
+            entry.used = True
+            return entry
         seen = 0
         for e in reversed(stack):
             if e.pass_id == pass_id:

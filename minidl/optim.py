@@ -10,7 +10,15 @@ from typing import Any
 
 from torch import Tensor
 
-from .module import ArgumentError, Module, Parameter, check_number, without_history, zeros_like
+from .module import (
+    ArgumentError,
+    Module,
+    Parameter,
+    check_mask,
+    check_number,
+    without_history,
+    zeros_like,
+)
 
 
 class SGD:
@@ -62,6 +70,8 @@ class SGD:
 
     def reset_velocity(self, replicas: Tensor | None = None) -> None:
         """Forget the momentum (only of the replicas where the bool mask is True)."""
+        if replicas is not None and self.velocity:
+            check_mask("SGD.reset_velocity", replicas, self.velocity[0].shape[0])
         for v in self.velocity:
             if replicas is None:
                 v.zero_()

@@ -20,6 +20,7 @@ from .module import (
     Module,
     ShapeError,
     check_finite,
+    check_number,
     check_size,
     check_tensor,
     no_saving,
@@ -41,6 +42,19 @@ class RestartRule:
     tol: float = 1e-4
     max_error: float = 0.40
     generator: torch.Generator | None = None  # for the redraws; None: train's generator
+
+    def __post_init__(self) -> None:
+        if isinstance(self.start, bool) or not isinstance(self.start, int) or self.start < 0:
+            raise ArgumentError(f"RestartRule: start must be an integer >= 0, got {self.start!r}")
+        if not check_number("RestartRule", "tol", self.tol, finite=False) >= 0:
+            raise ArgumentError(f"RestartRule: tol must be >= 0, got {self.tol!r}")
+        if (
+            check_number("RestartRule", "max_error", self.max_error, finite=False)
+            != self.max_error
+        ):
+            raise ArgumentError(f"RestartRule: max_error must be a number, got {self.max_error!r}")
+        if self.generator is not None and not isinstance(self.generator, torch.Generator):
+            raise ArgumentError("RestartRule: generator must be a torch.Generator or None")
 
 
 @dataclass
@@ -94,8 +108,8 @@ def _wrong(out: Tensor, y: Tensor) -> Tensor:
 
 def _check_model(owner: str, model: Any) -> None:
     if not isinstance(model, Module) or isinstance(model, _Loss):
-        hint = " (the class: call it)" if isinstance(model, type) else ""
-        raise TypeError(f"{owner}: model must be a minidl network (a Module), got {model!r}{hint}")
+        kind = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+        raise TypeError(f"{owner}: model must be a minidl network (a Module), got {kind}")
 
 
 def _check_data(
@@ -196,8 +210,12 @@ def train(
     """
     _check_model("train", model)
     if not isinstance(loss_fn, _Loss):
-        hint = " (the class: call it, e.g. MSELoss())" if isinstance(loss_fn, type) else ""
-        raise TypeError(f"train: loss_fn must be a minidl loss, got {loss_fn!r}{hint}")
+        kind = (
+            f"the class {loss_fn.__name__} (call it: {loss_fn.__name__}())"
+            if isinstance(loss_fn, type)
+            else type(loss_fn).__name__
+        )
+        raise TypeError(f"train: loss_fn must be a minidl loss such as MSELoss(), got {kind}")
     if not isinstance(optimizer, SGD):
         raise TypeError(f"train: optimizer must be a minidl SGD, got {type(optimizer).__name__}")
     check_size("train", "epochs", epochs)

@@ -24,7 +24,7 @@ import minidl
 from minidl.data import disk_dataset, fit_standardizer, standardize
 from minidl.experiment import Recipe, build_network
 from minidl.module import ArgumentError
-from minidl.train import error_rate, train
+from minidl.train import RestartRule, error_rate, train
 
 F64 = torch.float64
 RECIPE = Recipe(lr=0.5, bias_std=1.0)
@@ -172,6 +172,22 @@ def test_a_gradient_that_cannot_be_placed_is_refused() -> None:
     layer(x)
     with pytest.raises(RuntimeError, match=r"Linear.*2 forward passes"):
         layer.backward(torch.ones(8, 3, dtype=F64))
+
+
+def test_a_pass_of_another_shape_cannot_be_the_one_meant() -> None:
+    net = small_net()
+    x, x_test = randn((8, 2), 1), randn((30, 2), 2)
+    u = randn((8, 1), 3)
+    net.zero_grad()
+    net(x)
+    net.backward(u)
+    expected = [p.grad.clone() for p in net.params()]
+    for order in ([x_test, x], [x, x_test]):  # evaluation on the test set before or after
+        net.zero_grad()
+        for batch in order:
+            net(batch)
+        net.backward(u)
+        assert same([p.grad for p in net.params()], expected)
 
 
 def test_a_loss_on_an_output_that_saved_nothing_is_refused() -> None:
@@ -572,6 +588,8 @@ ZEROS = torch.zeros(2, 1)
         (lambda: minidl.Linear(2, 3, bias_std="1"), "Linear.*bias_std.*number"),
         (lambda: minidl.Linear(2, 3, generator=0), "Linear.*generator.*torch.Generator"),
         (lambda: minidl.Tanh().train("no"), "Tanh.train.*mode must be a bool"),
+        (lambda: RestartRule(start=-1), "RestartRule.*start"),
+        (lambda: RestartRule(tol=float("nan")), "RestartRule.*tol"),
         (lambda: minidl.Parameter([1.0]), "Parameter.*Tensor.*list"),
         (lambda: minidl.Sequential(minidl.ReLU), "Sequential.*item 0.*the class"),
     ],
