@@ -282,11 +282,12 @@ class Module:
         """
         return {name: p.value for name, p in self.named_params()}
 
-    def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
+    def load_state_dict(self, state: Mapping[str, Tensor], strict: bool = True) -> None:
         """Copy every value of state into the parameter of the same name, in place.
 
-        Raises KeyError naming missing and unexpected keys, TypeError for values that
-        are not tensors, ShapeError for a shape that differs; nothing is copied then.
+        Raises KeyError naming missing and unexpected keys (with strict=False, as in
+        torch, only the keys both have are copied), TypeError for values that are not
+        tensors, ShapeError for a shape that differs; nothing is copied then.
         """
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, Mapping):
@@ -294,7 +295,9 @@ class Module:
         own = dict(self.named_params())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        if missing or unexpected:
+        if not strict:
+            own = {k: p for k, p in own.items() if k in state}
+        elif missing or unexpected:
             raise KeyError(f"{name}: missing keys {missing}, unexpected keys {unexpected}")
         for key, p in own.items():
             value = state[key]

@@ -200,7 +200,7 @@ def train(
     on_epoch(epoch, loss, train_error, validation_error) is called after each epoch:
     epoch counts from 0 (the row of History), the others are that epoch's values as in
     History (validation_error is None without validation data); a callable that takes
-    one argument gets on_epoch(epoch) only.
+    fewer arguments gets the first ones (on_epoch(epoch) for one).
     Raises, before any step: TypeError for arguments of the wrong kind, ShapeError for
     data that do not fit each other or the model (a model with R replicas needs
     (R, n, d) data; one without replicas refuses 3-D data), ValueError for non-finite x
@@ -265,7 +265,8 @@ def train(
 
 
 def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tensor | None], Any]:
-    """on_epoch as a four-argument function (a one-argument one gets the epoch only)."""
+    """on_epoch as a four-argument function: a callable taking fewer positional
+    arguments gets the first ones of (epoch, loss, train_error, validation_error)."""
     if on_epoch is None:
         return lambda *args: None
     if not callable(on_epoch):
@@ -277,16 +278,17 @@ def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tenso
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     positional = [p for p in parameters if p.kind in kinds]
     required = [p for p in positional if p.default is inspect.Parameter.empty]
-    if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters) or len(positional) >= 4:
-        if len(required) > 4:
-            raise ArgumentError(f"{owner}: on_epoch takes {len(required)} arguments; at most 4")
+    takes = len(positional)
+    if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        takes = 4
+    if len(required) > 4 or takes == 0:
+        raise ArgumentError(
+            f"{owner}: on_epoch must take (epoch, loss, train_error, validation_error) or "
+            f"the first of them; it takes {len(required)} required positional argument(s)"
+        )
+    if takes >= 4:
         return on_epoch  # type: ignore[no-any-return]
-    if len(required) <= 1 and positional:
-        return lambda epoch, *rest: on_epoch(epoch)
-    raise ArgumentError(
-        f"{owner}: on_epoch must take (epoch) or (epoch, loss, train_error, "
-        f"validation_error); it takes {len(positional)} positional argument(s)"
-    )
+    return lambda *args: on_epoch(*args[:takes])
 
 
 @without_history

@@ -568,7 +568,9 @@ def test_train_names_arguments_of_the_wrong_kind() -> None:
     with pytest.raises(TypeError, match=r"train: generator must be a torch.Generator"):
         train(net, minidl.MSELoss(), opt, x, y, generator=0, **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"train: on_epoch must take"):
-        train(net, minidl.MSELoss(), opt, x, y, on_epoch=lambda a, b: None, **kw)
+        train(net, minidl.MSELoss(), opt, x, y, on_epoch=lambda a, b, c, d, e: None, **kw)
+    with pytest.raises(ValueError, match=r"train: on_epoch must take"):
+        train(net, minidl.MSELoss(), opt, x, y, on_epoch=lambda: None, **kw)
     with pytest.raises(TypeError, match=r"train: on_epoch must be callable"):
         train(net, minidl.MSELoss(), opt, x, y, on_epoch=[], **kw)  # type: ignore[arg-type]
 
@@ -686,6 +688,9 @@ def test_load_state_dict_checks_names_and_shapes_before_copying() -> None:
     with pytest.raises(TypeError, match=r"'0.bias' must be a tensor"):
         net.load_state_dict({**good, "0.bias": [0.0] * 5})  # type: ignore[dict-item]
     assert same([p.value for p in net.params()], before)  # nothing was copied
+    net.load_state_dict(missing, strict=False)  # as torch: copies the keys both have
+    assert torch.equal(net[0].weight.value, good["0.weight"])
+    assert torch.equal(net[2].bias.value, before[3])
 
 
 # 9. on_epoch and validation data -----------------------------------------------------------
@@ -723,6 +728,23 @@ def test_on_epoch_gets_loss_error_and_validation_error(replicas: int | None) -> 
         assert torch.equal(loss, history.loss[epoch])
         assert torch.equal(err, history.train_error[epoch])
         assert torch.equal(val, history.validation_error[epoch])
+
+
+def test_on_epoch_may_take_fewer_arguments() -> None:
+    x, y = disk_dataset(20, generator=gen(1))
+    net = build_network(RECIPE, generator=gen(2))
+    seen: list[tuple[Any, ...]] = []
+    history = train(
+        net,
+        minidl.MSELoss(),
+        minidl.SGD(net.params(), 0.1),
+        x,
+        y,
+        epochs=2,
+        batch_size=10,
+        on_epoch=lambda epoch, loss, error: seen.append((epoch, float(loss), float(error))),
+    )
+    assert seen == [(e, float(history.loss[e]), float(history.train_error[e])) for e in (0, 1)]
 
 
 def test_validation_data_are_checked() -> None:
