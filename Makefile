@@ -1,4 +1,4 @@
-# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab
+# minidl: make reproduce | make test | make lint | make bench | make notebooks | make lab | make book | make student
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: .venv install test test-cpus unit lint reproduce results bench notebooks lab clean
+.PHONY: .venv install test test-cpus student unit lint reproduce results bench bench-quick notebooks lab book test-book clean
 
 install .venv: $(STAMP)
 
@@ -36,6 +36,9 @@ test-cpus: $(STAMP)  ## every notebook under nbval, once per CPU setting
 		echo "== nbval with $$setting"; \
 		env $$setting $(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks; \
 	done
+
+student: $(STAMP)  ## the student edition in student/: solutions stubbed, answers and outputs removed
+	$(BIN)/python tools/student_edition.py --out student
 
 unit: $(STAMP)  ## unit tests only
 	$(BIN)/python -m pytest tests
@@ -69,16 +72,31 @@ results: $(STAMP)
 	$(MINIDL) sweep --no-progress --lr 0.02 0.03 0.05 0.1 --set loss=bce --json results/bce.json
 	$(BIN)/python benchmarks/torch_reference.py --out results/torch_nn.json
 
-bench: $(STAMP)  ## minidl replicas and loop against torch.nn on the same work
+# Five engines on the report's protocol in interleaved rounds, peak memory per engine and
+# a cost curve over R and width (about 15 minutes on the course's 2-core machine).
+bench: $(STAMP)  ## minidl against batched autograd, torch.func and torch.nn
 	$(BIN)/python benchmarks/bench_reproduce.py
+
+bench-quick: $(STAMP)  ## the same at 10 epochs and 3 rounds, for development
+	$(BIN)/python benchmarks/bench_reproduce.py --quick
 
 notebooks: $(STAMP)  ## re-execute every notebook in place (refreshes nbval's expected outputs)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=python3 notebooks/*.ipynb
+
+# The course as a website (docs/), from the notebooks' stored outputs: nothing is executed.
+# Any warning (a broken reference, a missing image) fails the build.
+book: $(STAMP)  ## the site in docs/_build/html (open docs/_build/html/index.html)
+	rm -rf docs/_build/html
+	$(BIN)/sphinx-build -q -W --keep-going -n -b html docs docs/_build/html
+	@echo "The course site: docs/_build/html/index.html"
+
+test-book: book  ## the site in headless Chromium (apt-get install chromium), screenshots
+	$(BIN)/python -m pytest -q docs/test_book.py
 
 LAB_ARGS ?=
 lab: $(STAMP)  ## JupyterLab on notebooks/ (LAB_ARGS="--port 8890 --no-browser" passes flags)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis docs/_build

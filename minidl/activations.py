@@ -16,18 +16,14 @@ class _Elementwise(Module):
     backward reads the y that forward returned: change it in place and backward is wrong.
     """
 
-    _scratch: tuple[str, ...] = ()  # attributes f() sets for df(), saved with x and y
-
     def forward(self, x: Tensor) -> Tensor:
-        """y = f(x); keeps x and y for backward."""
+        """y = f(x); saves x and y for backward."""
         y = self.f(check_tensor(type(self).__name__, x))
-        return self._save(y, x, y, *(getattr(self, name) for name in self._scratch))
+        return self._save(y, x, y)
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """dL/dx = dL/dy * f'(x)."""
-        x, y, *scratch = self._saved_tensors(grad_output)
-        for name, value in zip(self._scratch, scratch, strict=True):
-            setattr(self, name, value)
+        x, y = self._saved_tensors(grad_output)
         return self.df(x, y).mul_(grad_output)
 
     def f(self, x: Tensor) -> Tensor:
@@ -61,7 +57,7 @@ class ReLU(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """f(x) = tanh(x); f'(x) = 1 - tanh(x)^2.
+    """f(x) = tanh(x); f'(x) = 1 - tanh(x)^2 = (1 - tanh(x)) (1 + tanh(x)).
 
     Derived in notebooks/03_activations.ipynb.
     """
@@ -70,7 +66,8 @@ class Tanh(_Elementwise):
         return x.tanh()
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - y.square()
+        # (1 - y)(1 + y): each factor is exact where it is small, so no cancellation
+        return (1 - y).mul_(1 + y)
 
 
 class LeakyReLU(_Elementwise):
@@ -96,29 +93,25 @@ class ELU(_Elementwise):
     """f(x) = x if x > 0 else alpha (e^x - 1); f'(x) = 1 if x > 0 else alpha e^x.
 
     Branch-free, with e^x only ever taken of min(x, 0) so that nothing overflows:
-    f = max(x, 0) + alpha (e^min(x,0) - 1), f' = (1 - alpha) 1[x > 0] + alpha e^min(x,0).
-    Derived in notebooks/03_activations.ipynb.
+    f = max(x, 0) + alpha expm1(min(x, 0)) (expm1 keeps alpha x near 0), and
+    f' = (1 - alpha) 1[x > 0] + alpha e^min(x,0), with e^x itself: from f, alpha e^x
+    = f + alpha would cancel to 0 for x << 0. Derived in notebooks/03_activations.ipynb.
     """
 
     scale = 1.0
-    _scratch = ("_neg", "_pos")
-    _neg: Tensor | None = None  # alpha (e^min(x,0) - 1), kept from forward for backward
-    _pos: Tensor | None = None  # max(x, 0)
 
     def __init__(self, alpha: float = 0.2) -> None:
         self.alpha = _check_number(type(self).__name__, "alpha", alpha, positive=True)
 
     def f(self, x: Tensor) -> Tensor:
-        self._neg = x.clamp(max=0).expm1().mul_(self.alpha)  # expm1: exact near 0
-        self._pos = x.clamp(min=0)
-        y = self._neg + self._pos
+        # max(x, 0) + alpha expm1(min(x, 0)): one of the two terms is 0 at every x
+        y = x.clamp(min=0).add_(x.clamp(max=0).expm1_(), alpha=self.alpha)
         return y if self.scale == 1.0 else y.mul_(self.scale)
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        assert self._neg is not None and self._pos is not None
-        # alpha e^min(x,0) = neg + alpha; (1 - alpha) 1[x > 0] lifts it to 1 where x > 0
-        d = self._pos.sign().mul_(1 - self.alpha).add_(self._neg).add_(self.alpha)
-        return d if self.scale == 1.0 else d.mul_(self.scale)
+        # scale ((1 - alpha) 1[x > 0] + alpha e^min(x,0)), with 1[x > 0] = sign(max(x, 0))
+        d = x.clamp(min=0).sign_().mul_(self.scale * (1 - self.alpha))
+        return d.add_(x.clamp(max=0).exp_(), alpha=self.scale * self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -141,13 +134,15 @@ class SELU(ELU):
 class Sigmoid(_Elementwise):
     """f(x) = 1 / (1 + e^-x); f'(x) = f(x) (1 - f(x)).
 
-    Computed from e^-|x|, which never overflows: f = 1/(1+e) for x >= 0, e/(1+e) else.
+    Computed as a / (a + b) with a = e^min(x,0), b = e^min(-x,0): one of them is 1 and the
+    other e^-|x| <= 1, so nothing overflows (where x < 0, this is 1 / (1 + e^-x) multiplied
+    above and below by e^x).
     Derived in notebooks/03_activations.ipynb.
     """
 
     def f(self, x: Tensor) -> Tensor:
-        e = x.abs().neg_().exp()
-        return e.where(x < 0, 1.0).div_(1 + e)
+        a, b = x.clamp(max=0).exp_(), x.neg().clamp_(max=0).exp_()
+        return a.div_(b.add_(a))
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        return y * (1 - y)
+        return (1 - y).mul_(y)

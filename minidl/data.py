@@ -88,7 +88,10 @@ def permutation(
     check_size("permutation", "n", n)
     lead = () if replicas is None else (check_size("permutation", "replicas", replicas),)
     keys = torch.empty((*lead, n), dtype=torch.float64, device=device)
-    return keys.uniform_(generator=generator).argsort(dim=-1)
+    keys.uniform_(generator=generator)
+    # The keys are >= 0, and non-negative doubles order like their bits read as int64:
+    # the same order, from an integer sort that is faster than the float one.
+    return keys.view(torch.int64).argsort(dim=-1)
 
 
 def shuffled_batches(

@@ -124,20 +124,26 @@ class Linear(Module):
                 f"{self!r}: expected input ({self.replicas}, batch, {self.in_features}), "
                 f"got {tuple(x.shape)}"
             )
-        return self._save(x.bmm(w.transpose(1, 2).contiguous()).add_(b.unsqueeze(1)), x)
+        # b + x W^T in one batched product: b (R, 1, out) broadcasts over the batch
+        return self._save(b.unsqueeze(1).baddbmm(x, w.mT), x)
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """Accumulate G^T X into weight.grad and sum_batch G into bias.grad; return G W."""
         (x,) = self._saved_tensors(grad_output)
         g, w = grad_output, self.weight.value
-        if self.replicas is None:
-            g2 = g.reshape(-1, self.out_features)
-            self.weight.grad.addmm_(g2.t(), x.reshape(-1, self.in_features))
-            self.bias.grad.add_(g2.sum(0))
-            return g.matmul(w)
-        self.weight.grad.baddbmm_(g.transpose(1, 2), x)
-        self.bias.grad.add_(g.sum(1))
-        return g.bmm(w)
+        if self.replicas is None:  # any leading dimensions: flatten them into the batch
+            g, x = g.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
+        # dL/dW = G^T X and dL/dX = G W. A product whose result has only a few columns is
+        # slow in the BLAS, so where in < out each is formed as a transpose: (X^T G)^T and
+        # (W^T G^T)^T. (mT transposes the last two dimensions.)
+        if self.in_features < self.out_features:
+            self.weight.grad.add_((x.mT @ g).mT)
+            grad_input = (w.mT @ g.mT).mT
+        else:
+            self.weight.grad.add_(g.mT @ x)
+            grad_input = g @ w
+        self.bias.grad.add_(g.sum(-2))
+        return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
 
     def params(self) -> list[Parameter]:
         """[weight, bias]."""

@@ -77,26 +77,44 @@ class History:
         return self.restarted.sum(dim=0)
 
 
+_CHUNK = 100  # points per forward pass in error_rate
+
+
 def error_rate(model: Module, x: Tensor, y: Tensor) -> Tensor:
     """Fraction of misclassified points: a scalar, or one per replica for (R, n, d) x.
 
     With k = 1 output, a point is wrong when (model(x) > 0.5) != (y > 0.5); with k > 1
     outputs, when the argmax of the outputs differs from the argmax of y (one-hot
     labels or class probabilities). model(x) and y must have the same shape (..., n, k).
-    The forward saves nothing for backward, so it may run between forward and backward.
+    The forward saves nothing for backward, so it may run between forward and backward;
+    the points go through the model _CHUNK at a time, so that memory stays that of a
+    training batch (R replicas of width w: about R _CHUNK w floats per layer).
     Raises ShapeError for other shapes or data that do not fit the model's replicas,
     ValueError for non-finite x or y or no points, TypeError for non-float tensors.
     Derived in notebooks/07_training.ipynb.
     """
     _check_model("error_rate", model)
     x, y = _check_data("error_rate", model, x, y)
-    out = _evaluate("error_rate", model, x)
-    if out.shape != y.shape:
-        raise ShapeError(
-            f"error_rate: the model's output has shape {tuple(out.shape)} but y has shape "
-            f"{tuple(y.shape)}; they must be the same (no broadcasting)"
-        )
-    return _wrong(out, y).to(x.dtype).mean(dim=-1)
+    return _error("error_rate", model, x, y)
+
+
+def _error(owner: str, model: Module, x: Tensor, y: Tensor) -> Tensor:
+    """The share of misclassified points (error_rate without its checks), in chunks."""
+    n = x.shape[-2]
+    wrong = None
+    for start in range(0, n, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out, target = _evaluate(owner, model, x[..., part, :]), y[..., part, :]
+        if out.shape != target.shape:
+            shape = (*out.shape[:-2], n, out.shape[-1])
+            raise ShapeError(
+                f"{owner}: the model's output has shape {shape} but y has shape "
+                f"{tuple(y.shape)}; they must be the same (no broadcasting)"
+            )
+        count = _wrong(out, target).sum(dim=-1)
+        wrong = count if wrong is None else wrong + count
+    assert wrong is not None
+    return wrong.to(x.dtype) / n
 
 
 def _wrong(out: Tensor, y: Tensor) -> Tensor:
@@ -154,24 +172,36 @@ def _evaluate(owner: str, model: Module, x: Tensor) -> Tensor:
         ) from err
 
 
-def _gather(t: Tensor, idx: Tensor) -> Tensor:
-    """Rows idx of t: t[idx] for one network, rows idx[r] of t[r] for (R, n, k) data."""
-    if idx.ndim == 1:
-        return t[idx]
-    return t.gather(1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
+def _shuffle(data: Tensor, order: Tensor) -> Tensor:
+    """Rows order of data (n, c); for (R, n, c) data, rows order[r] of data[r], in one pass."""
+    if order.ndim == 1:
+        return data.index_select(0, order)
+    replicas, n, c = data.shape
+    # row order[r, i] of replica r is row r n + order[r, i] of data seen as (R n, c)
+    offsets = torch.empty((replicas, 1), dtype=order.dtype, device=order.device)
+    offsets.fill_(n).cumsum_(0).sub_(n)
+    rows = order.add(offsets).reshape(-1)
+    return data.reshape(replicas * n, c).index_select(0, rows).reshape(replicas, n, c)
 
 
 def _step(
-    model: Module, loss_fn: _Loss, optimizer: SGD, xb: Tensor, yb: Tensor
+    model: Module, loss_fn: _Loss, optimizer: SGD, xb: Tensor, yb: Tensor, labels: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """One SGD step on one batch; returns the summed loss and the misclassified count."""
+    """One SGD step on one batch; returns the summed loss and the misclassified count.
+
+    labels = 1[yb > 0.5] as 0/1 floats: a point is misclassified where |1[out > 0.5] -
+    labels| = 1, counted in float arithmetic (no bool tensors); with k > 1 outputs where
+    the argmax of out differs from the argmax of yb.
+    """
     out = model(xb)
     loss = loss_fn(out, yb)
     optimizer.zero_grad()
     model.backward(loss_fn.backward())
     optimizer.step()
-    wrong = _wrong(out, yb).sum(dim=-1)
-    return loss * xb.shape[-2], wrong
+    if out.shape[-1] > 1:  # k classes: the argmax against the argmax of y
+        return loss * xb.shape[-2], _wrong(out, yb).sum(dim=-1).to(out.dtype)
+    predicted = out.sub(0.5).clamp_(min=0).sign_()  # 1[out > 0.5]
+    return loss * xb.shape[-2], predicted.sub_(labels).abs_().sum(dim=(-2, -1))
 
 
 def train(
@@ -326,27 +356,32 @@ def _train(
             opt = SGD(net.params(), optimizer.lr, optimizer.momentum)
             opt.velocity = [v[r] for v in velocity]
             singles.append((net, opt))
+    # x, y and 1[y > 0.5] side by side in one tensor, so that one pass shuffles all three
+    d, k = x.shape[-1], y.shape[-1]
+    data = torch.empty((*x.shape[:-1], d + 2 * k), dtype=x.dtype, device=x.device)
+    data[..., :d], data[..., d : d + k] = x, y
+    data[..., d + k :] = y.sub(0.5).clamp_(min=0).sign_()
     previous = None
     for epoch in range(epochs):
         total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
         order = permutation(n, generator=generator, replicas=replicas, device=x.device)
-        xs, ys = _gather(x, order), _gather(y, order)  # one shuffle of the data per epoch
+        shuffled = _shuffle(data, order)  # one shuffle of the data per epoch
         for start in range(0, n, batch_size):
-            xb, yb = xs[..., start : start + batch_size, :], ys[..., start : start + batch_size, :]
+            batch = shuffled[..., start : start + batch_size, :]
+            xb, yb, labels = batch[..., :d], batch[..., d : d + k], batch[..., d + k :]
             if singles:
                 for r, (net, opt) in enumerate(singles):
-                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r])
+                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r], labels[r])
                     total[0, r] += loss_sum
                     total[1, r] += wrong
             else:
-                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb)
-                total[0] += loss_sum
-                total[1] += wrong
+                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb, labels)
+                total[0].add_(loss_sum)
+                total[1].add_(wrong)
         history.loss[epoch], history.train_error[epoch] = loss, error = total / n
         validation_error = None
         if validation is not None and history.validation_error is not None:
-            out = _evaluate("train", model, validation[0])
-            validation_error = _wrong(out, validation[1]).to(x.dtype).mean(dim=-1)
+            validation_error = _error("train", model, *validation)
             history.validation_error[epoch] = validation_error
         bad = ~loss.isfinite()
         if replicas is None and bool(bad):

@@ -8,6 +8,7 @@ in locally with `with torch.enable_grad():`, which restores the off state on exi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -80,3 +81,54 @@ def json_keys() -> set[str]:
         "config",
         "per_run",
     }
+
+
+# Per-notebook markers: `pytest -m nb03` runs the tests of what notebooks/03_activations
+# derives, so a learner or a teacher can check one unit at a time. A test gets the marker of a
+# notebook named in its id (e.g. [03_activations]), of its file, and of every notebook whose
+# words are among the words of its id (file, test name and parameters, lower case).
+NOTEBOOK_FILES: dict[str, tuple[str, ...]] = {
+    "test_data.py": ("nb00",),
+    "test_course_rule.py": ("nb00",),
+    "test_testing.py": ("nb01",),
+    "test_gradcheck.py": ("nb01",),
+    "test_init.py": ("nb02",),
+    "test_sgd.py": ("nb06",),
+    "test_train.py": ("nb07",),
+    "test_replicas.py": ("nb08",),
+    "test_experiment.py": ("nb09", "nb10"),
+    "test_stats.py": ("nb09", "nb10"),
+    "test_cli.py": ("nb10",),
+}
+NOTEBOOK_WORDS: dict[str, set[str]] = {
+    "nb00": {"disk", "dataset", "standardize", "standardizer", "permutation", "rule"},
+    "nb01": {"linear", "parameter", "parameters", "param", "params", "module", "zero", "grad"},
+    "nb02": {"gain", "xavier", "init", "initialization"},
+    "nb03": {"relu", "tanh", "elu", "selu", "sigmoid", "leaky", "leakyrelu", "activation"}
+    | {"activations", "derivative"},
+    "nb04": {"loss", "losses", "mse", "bce", "mseloss", "bceloss", "crossentropyloss", "cross"},
+    "nb05": {"sequential", "network", "state", "dict"},
+    "nb06": {"sgd", "momentum", "optimizer", "velocity"},
+    "nb07": {"train", "training", "restart", "history", "epoch", "error", "rate"},
+    "nb08": {"replica", "replicas", "engine", "engines", "loop"},
+    "nb09": {"recipe", "recipes", "sweep", "ablation", "selection", "validation"},
+    "nb10": {"reproduce", "reproduction", "report", "code"},
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in NOTEBOOK_WORDS:
+        config.addinivalue_line(
+            "markers", f"{marker}: tests of what notebook {marker[2:]} derives"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        nodeid = item.nodeid.lower()
+        markers = set(NOTEBOOK_FILES.get(item.path.name, ()))
+        markers |= {f"nb{n}" for n in re.findall(r"\b(\d\d)_[a-z]", nodeid)}
+        words = set(re.split(r"[^a-z0-9]+", nodeid))
+        markers |= {marker for marker, keys in NOTEBOOK_WORDS.items() if words & keys}
+        for marker in sorted(markers & NOTEBOOK_WORDS.keys()):
+            item.add_marker(getattr(pytest.mark, marker))

@@ -103,3 +103,47 @@ def test_elu_keeps_relative_accuracy_near_zero(
     scale = getattr(module, "scale", 1.0)
     exact = scale * module.alpha * math.expm1(float(stored))  # double precision
     assert float(module(stored)) == pytest.approx(exact, rel=1e-5, abs=0)
+
+
+# Derivatives at extreme inputs: relative accuracy, in float32 and float64 -----------------
+
+EXTREMES = [-80.0, -50.0, -20.0, -10.0, -3.0, -1e-3, -1e-8, 0.0, 1e-8, 1e-3, 3.0, 10.0, 20.0, 80.0]
+RTOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+
+def minidl_derivative(make: Callable[[], minidl.Module], x: Tensor) -> Tensor:
+    module = make()
+    module(x)
+    return module.backward(torch.ones_like(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_derivative_matches_torch_relatively_at_extremes(name: str, dtype: torch.dtype) -> None:
+    """f'(x) against torch.autograd in the same dtype, with no absolute tolerance at all."""
+    make, reference = ACTIVATIONS[name]
+    x = torch.tensor(EXTREMES, dtype=dtype)
+    _, expected = torch_grad(reference, x)
+    assert_close(minidl_derivative(make, x), expected, rtol=RTOL[dtype], atol=0)
+
+
+@pytest.mark.parametrize("make", [minidl.ELU, minidl.SELU], ids=["ELU", "SELU"])
+def test_elu_derivative_is_alpha_exp_x_in_float32(make: Callable[[], minidl.ELU]) -> None:
+    """scale alpha e^x for x << 0 to float32 accuracy: from f + alpha it would cancel to 0."""
+    module = make()
+    x = torch.tensor([-1.0, -5.0, -10.0, -20.0, -40.0, -80.0])
+    exact = [module.scale * module.alpha * math.exp(v) for v in x.tolist()]
+    got = minidl_derivative(make, x).tolist()
+    assert got == pytest.approx(exact, rel=2e-6, abs=0)
+
+
+@pytest.mark.parametrize("make", [minidl.ELU, minidl.SELU], ids=["ELU", "SELU"])
+def test_elu_f_and_df_keep_no_state(make: Callable[[], minidl.ELU]) -> None:
+    """df(x, y) reads only its arguments: f on other inputs in between changes nothing."""
+    module = make()
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64)
+    y = module.f(x)
+    expected = module.df(x, y)
+    assert not any(isinstance(v, Tensor) for v in vars(module).values())
+    module.f(torch.tensor([7.0, -7.0], dtype=torch.float64))
+    assert torch.equal(module.df(x, y), expected)

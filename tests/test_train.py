@@ -318,3 +318,14 @@ def test_bad_arguments_raise_at_once(case: str) -> None:
         train(model, minidl.MSELoss(), sgd(model), **kwargs)  # type: ignore[arg-type]
     assert seen == []
     assert all(torch.equal(p.value, b) for p, b in zip(model.params(), before, strict=True))
+
+
+def test_error_rate_in_chunks_counts_every_point_once(
+    make_report_net: Callable[..., minidl.Sequential],
+) -> None:
+    """250 points (chunks of 100, 100 and 50) for 3 replicas: the same as one pass."""
+    g = torch.Generator().manual_seed(5)
+    model = make_report_net(dtype=torch.float64, generator=g, replicas=3)
+    x, y = disk_dataset(250, generator=g, replicas=3, dtype=torch.float64)
+    expected = ((model(x) > 0.5) != (y > 0.5)).double().mean(dim=(-2, -1))
+    assert torch.equal(error_rate(model, x, y), expected)
