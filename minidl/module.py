@@ -199,6 +199,16 @@ def _same_tensor(a: Tensor, b: Tensor) -> bool:
     )
 
 
+def _same_values(a: _Saved, b: _Saved) -> bool:
+    """Two forward calls that saw equal inputs and gave equal outputs."""
+    if len(a.tensors) != len(b.tensors) or not a.output.equal(b.output):
+        return False
+    return all(
+        s.equal(t) if isinstance(s, Tensor) and isinstance(t, Tensor) else s is t
+        for s, t in zip(a.tensors, b.tensors, strict=True)
+    )
+
+
 class Module:
     """A layer: y = forward(x); backward(dL/dy) accumulates dL/dparams, returns dL/dx.
 
@@ -207,8 +217,9 @@ class Module:
     entries of one pass in reverse order, so a module used twice in a network gets each
     use's input back. That pass is the one whose output the loss differentiated (for a
     gradient from elsewhere: the only pass not yet backpropagated, or the only one whose
-    output has the gradient's shape), so an evaluation between forward and backward
-    changes nothing, and backward() raises RuntimeError when it cannot tell.
+    output has the gradient's shape, or the last of passes that saw the same input and
+    gave the same output), so an evaluation between forward and backward changes
+    nothing, and backward() raises RuntimeError when it cannot tell.
     Details: in eval() mode forward saves nothing and backward is refused (train()
     switches back); error_rate() and gradcheck's probes save nothing; a module keeps
     the saved tensors of at most 2 passes, and none of a backpropagated pass once the
@@ -312,6 +323,15 @@ class Module:
             for key, p in own.items():
                 p.value.copy_(state[key])
 
+    def saved_tensors(self) -> list[Tensor]:
+        """Every tensor this module keeps for backward now (outputs and inputs), once each."""
+        found: dict[int, Tensor] = {}
+        for e in self._saved or []:
+            for t in (e.output, *e.tensors):
+                if isinstance(t, Tensor):
+                    found.setdefault(id(t), t)
+        return list(found.values())
+
     def reset_parameters(
         self, generator: torch.Generator | None = None, replicas: Tensor | None = None
     ) -> None:
@@ -380,9 +400,11 @@ class Module:
             if stack:
                 return stack[-1].pass_id  # backward again on the same pass: grads add up
             raise RuntimeError(f"{name}: backward() called before forward()")
-        fitting = {e.pass_id for e in stack if not e.used and e.output.shape == grad_output.shape}
-        if len(fitting) == 1:  # only one of them has an output of the gradient's shape
-            return fitting.pop()
+        fitting = [e for e in stack if not e.used and e.output.shape == grad_output.shape]
+        if len({e.pass_id for e in fitting}) == 1:  # one output has the gradient's shape
+            return fitting[0].pass_id
+        if fitting and all(_same_values(e, fitting[-1]) for e in fitting):
+            return fitting[-1].pass_id  # the same input and output: it does not matter which
         raise RuntimeError(
             f"{name}: backward() follows {len(pending)} forward passes that were not "
             "backpropagated, and its gradient does not say which one it is for (an "

@@ -50,9 +50,10 @@ class Sequential(Module):
         if outermost:
             PASSES.forward = PASSES.new()  # the modules' saved tensors carry this pass
         try:
+            out = x
             for m in self.modules:
-                x = m.forward(x)
-            return self._save(x)
+                out = m.forward(out)
+            return self._save(out, x)
         finally:
             if outermost:
                 PASSES.forward = None

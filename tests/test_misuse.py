@@ -169,9 +169,21 @@ def test_a_gradient_that_cannot_be_placed_is_refused() -> None:
         net.backward(torch.ones_like(out))
     layer = minidl.Linear(2, 3, dtype=F64)
     layer(x)
-    layer(x)
+    layer(randn((8, 2), 4))
     with pytest.raises(RuntimeError, match=r"Linear.*2 forward passes"):
         layer.backward(torch.ones(8, 3, dtype=F64))
+
+
+def test_passes_on_equal_inputs_are_interchangeable() -> None:
+    """Forward twice on the same input (a check, then the real pass): either will do."""
+    for module in [minidl.ReLU(), small_net()]:
+        x = randn((8, 2), 1)
+        u = randn(tuple(module(x).shape), 2)
+        module.backward(u)
+        expected = module.backward(u)  # the gradient once more (added to params' grads)
+        module(x.clone())
+        module(x)
+        torch.testing.assert_close(module.backward(u), expected)
 
 
 def test_a_pass_of_another_shape_cannot_be_the_one_meant() -> None:
@@ -277,8 +289,17 @@ def test_backward_twice_adds_up_and_memory_stays_bounded() -> None:
     layer.backward(torch.ones(4, 3, dtype=F64))
     assert torch.equal(layer.weight.grad, 2 * once)
     for _ in range(10):
-        layer(x)
-    assert len(layer._saved or []) <= 2  # the saved tensors of the last 2 passes only
+        layer(randn((4, 2), 2))
+    assert len(layer.saved_tensors()) == 4  # input and output of the last 2 passes only
+    layer.eval()
+    layer(x)
+    assert len(layer.saved_tensors()) == 4  # eval mode saves nothing
+    layer.train()
+    layer(x)
+    layer(x)  # the last 2 passes ran on the same input: either will do
+    layer.backward(torch.ones(4, 3, dtype=F64))
+    layer(x)  # the next pass: the backpropagated ones are dropped
+    assert len(layer.saved_tensors()) == 2
 
 
 def test_gradcheck_after_stale_forwards() -> None:
