@@ -1,13 +1,12 @@
 """The report's protocol in torch.nn + autograd + torch.optim.SGD, one run after another.
 
 The reference that minidl is measured against (speed in bench_reproduce.py, errors in
-notebooks/09_reproduction.ipynb). Same data as minidl.experiment.reproduce for a seed.
+notebooks/09_recipes.ipynb). Same data as minidl.experiment.reproduce for a seed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from minidl.data import disk_dataset, fit_standardizer, standardize
+from minidl.stats import write_json
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "relu": nn.ReLU, "selu": nn.SELU}
 
@@ -73,7 +73,7 @@ def run_torch_nn(
 
 
 def main() -> None:
-    """Write the 100-run torch.nn reference that notebooks/09_reproduction.ipynb reads."""
+    """Write the 100-run torch.nn reference that notebooks/09_recipes.ipynb reads."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.1)
@@ -81,8 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     result = run_torch_nn(runs=args.runs, lr=args.lr)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(result, args.out)  # whole or not at all
     print(f"wrote {args.out} ({result['seconds']:.1f} s)")
 
 

@@ -3,7 +3,7 @@
 Each public class names the notebook (in notebooks/) that derives it.
 """
 
-from . import data, experiment, train
+from . import data, experiment, stats, train
 from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .gradcheck import gradcheck
 from .init import gain, xavier_normal_
@@ -36,6 +36,7 @@ __all__ = [
     "experiment",
     "gain",
     "gradcheck",
+    "stats",
     "train",
     "xavier_normal_",
 ]

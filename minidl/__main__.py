@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from .experiment import (
     Result,
     reproduce,
 )
+from .stats import best, describe, independent, load_results, write_json
 
 
 def _positive_int(text: str) -> int:
@@ -57,6 +57,17 @@ def _json_path(text: str) -> str:
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError(f"no folder {folder!r} to write {text!r} in")
     return text
+
+
+def _sweep_file(text: str) -> float:
+    """The winning lr of a `sweep --json` file: lowest mean test error."""
+    try:
+        results = load_results(text)
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not isinstance(results, list) or not results:
+        raise argparse.ArgumentTypeError(f"{text} is not the file of a sweep")
+    return float(best(results).config["lr"])
 
 
 def _recipe_change(text: str) -> tuple[str, Any]:
@@ -104,7 +115,14 @@ def _parser() -> argparse.ArgumentParser:
         help="change a recipe field, e.g. --set bias_std=1 --set hidden=relu,relu,relu",
     )
     rep = commands.add_parser("reproduce", parents=[common], help="the report's 100-run table")
-    rep.add_argument("--lr", type=_positive_float, default=None, help="default: the recipe's")
+    lr = rep.add_mutually_exclusive_group()
+    lr.add_argument("--lr", type=_positive_float, default=None, help="default: the recipe's")
+    lr.add_argument(
+        "--lr-from",
+        type=_sweep_file,
+        metavar="PATH",
+        help="the lr with the lowest mean test error in this sweep file (validation runs)",
+    )
     sweep = commands.add_parser("sweep", parents=[common], help="the protocol for several lrs")
     sweep.add_argument("--lr", type=_positive_float, nargs="+", required=True)
     return parser
@@ -152,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     header = f"{'':<34} {'train error %':>14}   {'test error %':>13}"
     if args.command == "reproduce":
-        result = _run(args, args.lr)
+        result = _run(args, args.lr if args.lr_from is None else args.lr_from)
         cfg = result.config
         changes = "".join(f", {k}={v}" for k, v in args.set)
         print(
@@ -164,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         restarts = sum(result.restarts)
         extra = f"restarts {restarts}, {result.seconds:.1f} s"
         print(_row("minidl", result.train_error, result.test_error, extra))
+        if args.runs >= 2:
+            diff, se = independent(result.test_error, args.runs, REPORT_TEST_ERROR, 100)
+            print(f"test error - the report's: {describe(diff, se)} (independent means)")
         payload: Any = result.to_json()
     else:
         results = [_run(args, lr) for lr in args.lr]
@@ -174,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_row(f"lr {lr:g}", r.train_error, r.test_error, extra))
         payload = [r.to_json() for r in results]
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=1)
+        write_json(payload, args.json)  # whole or not at all
     return 0
 
 

@@ -7,32 +7,61 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from numbers import Real
 
 import torch
 from torch import Tensor
 
-from .module import ShapeError, check_finite, check_size, check_tensor, without_history
+from .module import (
+    ArgumentError,
+    ShapeError,
+    check_finite,
+    check_size,
+    check_tensor,
+    without_history,
+)
 
 CENTER = 0.5
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)  # pi r^2 = 1/2: the classes are balanced
+# The task of the report's published code: a quarter disk at the origin, (pi / 4) r^2 = 1/2.
+QUARTER_CENTER = (0.0, 0.0)
+QUARTER_RADIUS = math.sqrt(2.0 / math.pi)
 
 
 def disk_dataset(
     n: int,
     *,
+    center: tuple[float, float] = (CENTER, CENTER),
+    radius: float = RADIUS,
     generator: torch.Generator | None = None,
     replicas: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """x ~ U[0, 1]^2, y = 1[|x - (0.5, 0.5)| < 1 / sqrt(2 pi)]; shapes (n, 2), (n, 1).
+    """x ~ U[0, 1]^2, y = 1[|x - center| < radius]; shapes (n, 2), (n, 1).
 
-    With replicas=R, R independent sets: (R, n, 2) and (R, n, 1).
+    The defaults are the EE-559 handout's disk, centre (0.5, 0.5) and radius 1 / sqrt(2 pi);
+    the report's code used center=(0.0, 0.0), radius=sqrt(2 / pi) (QUARTER_CENTER,
+    QUARTER_RADIUS). Both have area 1/2 inside the square, so the classes are balanced.
+    With replicas=R, R independent sets: (R, n, 2) and (R, n, 1). Raises ArgumentError for
+    n < 1, a centre that is not two finite numbers, or a radius that is not finite and > 0.
     """
     check_size("disk_dataset", "n", n)
     lead = () if replicas is None else (check_size("disk_dataset", "replicas", replicas),)
+    try:
+        cx, cy = (float(c) for c in center)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"disk_dataset: center must be two numbers (x, y), got {center!r}"
+        ) from None
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise ArgumentError(f"disk_dataset: center must be finite, got {center!r}")
+    if isinstance(radius, bool) or not isinstance(radius, Real) or not 0 < radius < math.inf:
+        raise ArgumentError(f"disk_dataset: radius must be a finite number > 0, got {radius!r}")
     x = torch.empty((*lead, n, 2), dtype=dtype, device=device).uniform_(generator=generator)
-    inside = (x - CENTER).square().sum(-1, keepdim=True) < RADIUS**2
+    offset = torch.empty(2, dtype=dtype, device=device)
+    offset[0], offset[1] = cx, cy
+    inside = (x - offset).square().sum(-1, keepdim=True) < float(radius) ** 2
     return x, inside.to(dtype)
 
 
@@ -56,18 +85,26 @@ def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @without_history
+def fit_scalar_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
+    """One mean and one standard deviation over all points and coordinates (the last two
+    dimensions), as the report's code computed them; shapes (1, 1), or (R, 1, 1)."""
+    return x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
+
+
+@without_history
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """(x - mean) / std, with statistics fitted on the training points.
 
     mean and std as fit_standardizer returns them: (1, d), or (R, 1, d) for (R, n, d)
-    x. Raises ShapeError when they do not fit x, ValueError for a std that is not > 0.
+    x (or (1, 1), (R, 1, 1) from fit_scalar_standardizer). Raises ShapeError when they
+    do not fit x, ValueError for a std that is not > 0.
     """
     for what, t in (("x", x), ("mean", mean), ("std", std)):
         check_tensor("standardize", t, what)
     fits = mean.shape == std.shape and mean.ndim <= x.ndim and mean.ndim >= 1
     pairs = zip(reversed(mean.shape), reversed(x.shape), strict=False)
     fits = fits and all(m in (1, n) for m, n in pairs)
-    if not fits or mean.shape[-1] != x.shape[-1]:
+    if not fits:
         raise ShapeError(
             f"standardize: mean {tuple(mean.shape)} and std {tuple(std.shape)} do not fit "
             f"x {tuple(x.shape)}; use the statistics fit_standardizer gives for data like x"

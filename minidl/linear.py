@@ -38,7 +38,7 @@ class Linear(Module):
         generator: the torch.Generator of the draws (None: torch's global one).
         dtype, device: of the parameters (a floating dtype; inputs must match).
         bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero
-            biases measured better in notebooks/09_reproduction.ipynb (the "default" recipe).
+            biases measured better in notebooks/09_recipes.ipynb (the "default" recipe).
         gain_param: the slope of the leaky_relu or the alpha of the elu that follows
             (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer
             whose gain_param differs from the activation after it.

@@ -185,7 +185,13 @@ def _shuffle(data: Tensor, order: Tensor) -> Tensor:
 
 
 def _step(
-    model: Module, loss_fn: _Loss, optimizer: SGD, xb: Tensor, yb: Tensor, labels: Tensor
+    model: Module,
+    loss_fn: _Loss,
+    optimizer: SGD,
+    xb: Tensor,
+    yb: Tensor,
+    labels: Tensor,
+    error_band: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """One SGD step on one batch; returns the summed loss and the misclassified count.
 
@@ -198,6 +204,8 @@ def _step(
     optimizer.zero_grad()
     model.backward(loss_fn.backward())
     optimizer.step()
+    if error_band is not None:  # the report's code: wrong when |output - target| > band
+        return loss * xb.shape[-2], ((out - yb).abs() > error_band).sum(dim=(-2, -1))
     if out.shape[-1] > 1:  # k classes: the argmax against the argmax of y
         return loss * xb.shape[-2], _wrong(out, yb).sum(dim=-1).to(out.dtype)
     predicted = out.sub(0.5).clamp_(min=0).sign_()  # 1[out > 0.5]
@@ -218,6 +226,8 @@ def train(
     loop: bool = False,
     on_epoch: Callable[..., object] | None = None,
     validation: tuple[Tensor, Tensor] | None = None,
+    shuffle: bool = True,
+    error_band: float | None = None,
 ) -> History:
     """Minibatch SGD for `epochs` passes over (x, y), reshuffled every epoch.
 
@@ -227,6 +237,9 @@ def train(
     the same result up to rounding (float32 sums in another order can drift apart over
     many epochs), slower. validation=(x_val, y_val), shaped like (x, y), adds each
     epoch's error_rate() on it to History.validation_error.
+    shuffle=False takes the batches in the data's order every epoch (the report's code).
+    error_band=b counts a training point as wrong when |output - y| > b (the report's
+    code: 0.45 against targets 0 and 0.9) instead of when (output > 0.5) != (y > 0.5).
     on_epoch(epoch, loss, train_error, validation_error) is called after each epoch:
     epoch counts from 0 (the row of History), the others are that epoch's values as in
     History (validation_error is None without validation data); a callable that takes
@@ -256,8 +269,11 @@ def train(
         )
     if restart is not None and not isinstance(restart, RestartRule):
         raise TypeError(f"train: restart must be a RestartRule, got {type(restart).__name__}")
-    if not isinstance(loop, bool):
-        raise TypeError(f"train: loop must be a bool, got {loop!r}")
+    for flag, value in (("loop", loop), ("shuffle", shuffle)):
+        if not isinstance(value, bool):
+            raise TypeError(f"train: {flag} must be a bool, got {value!r}")
+    if error_band is not None and not check_number("train", "error_band", error_band) > 0:
+        raise ArgumentError(f"train: error_band must be > 0, got {error_band!r}")
     report = _callback("train", on_epoch)
     x, y = _check_data("train", model, x, y)
     own = {(p.value.data_ptr(), p.value.shape) for p in model.params()}
@@ -290,7 +306,7 @@ def train(
             )
     return _train(
         model, loss_fn, optimizer, x, y, epochs, batch_size, generator, restart, loop,
-        report, validation,
+        report, validation, shuffle, error_band,
     )  # fmt: skip
 
 
@@ -335,6 +351,8 @@ def _train(
     loop: bool,
     on_epoch: Callable[[int, Tensor, Tensor, Tensor | None], Any],
     validation: tuple[Tensor, Tensor] | None,
+    shuffle: bool,
+    error_band: float | None,
 ) -> History:
     """The training loop of train(), after its checks."""
     replicas = x.shape[0] if x.ndim == 3 else None
@@ -364,18 +382,21 @@ def _train(
     previous = None
     for epoch in range(epochs):
         total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
-        order = permutation(n, generator=generator, replicas=replicas, device=x.device)
-        shuffled = _shuffle(data, order)  # one shuffle of the data per epoch
+        if shuffle:
+            order = permutation(n, generator=generator, replicas=replicas, device=x.device)
+            shuffled = _shuffle(data, order)  # one shuffle of the data per epoch
+        else:
+            shuffled = data
         for start in range(0, n, batch_size):
             batch = shuffled[..., start : start + batch_size, :]
             xb, yb, labels = batch[..., :d], batch[..., d : d + k], batch[..., d + k :]
             if singles:
                 for r, (net, opt) in enumerate(singles):
-                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r], labels[r])
+                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r], labels[r], error_band)
                     total[0, r] += loss_sum
                     total[1, r] += wrong
             else:
-                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb, labels)
+                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb, labels, error_band)
                 total[0].add_(loss_sum)
                 total[1].add_(wrong)
         history.loss[epoch], history.train_error[epoch] = loss, error = total / n

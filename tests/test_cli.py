@@ -134,3 +134,49 @@ def test_set_rejects_unknown_fields_and_bad_values(
         main(["reproduce", *QUICK, "--set", change])
     assert exit_info.value.code == 2
     assert "--set" in capsys.readouterr().err
+
+
+def test_reproduce_states_the_distance_to_the_published_figure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["reproduce", *QUICK, "--recipe", "report-code"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe 'report-code'" in out
+    line = next(line for line in out.splitlines() if line.startswith("test error - the report"))
+    assert re.search(r"points \(z = [+-]\d+\.\d\): ", line)
+    assert line.endswith("(independent means)")
+
+
+def test_lr_from_takes_the_sweeps_winner(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.json"
+    payload = []
+    for lr, errors in ((0.1, [3.0, 4.0]), (0.2, [1.0, 2.0]), (0.5, [2.0, 2.0])):
+        runs = [dict(train_error=e, test_error=e, restarts=0, diverged=False) for e in errors]
+        payload.append(dict(seconds=1.0, config=dict(lr=lr), per_run=runs))
+    sweep.write_text(json.dumps(payload))
+    out = tmp_path / "out.json"
+    assert main(["reproduce", *QUICK, "--lr-from", str(sweep), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["lr"] == 0.2
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", "not json"])
+def test_lr_from_refuses_a_file_that_is_no_sweep(
+    tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", *QUICK, "--lr-from", str(path)])
+    assert exit_info.value.code == 2
+    assert "--lr-from" in capsys.readouterr().err
+
+
+def test_lr_and_lr_from_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sweep.json"
+    runs = [dict(train_error=1.0, test_error=1.0, restarts=0, diverged=False)] * 2
+    path.write_text(json.dumps([dict(seconds=1.0, config=dict(lr=0.3), per_run=runs)]))
+    with pytest.raises(SystemExit):
+        main(["reproduce", *QUICK, "--lr", "0.1", "--lr-from", str(path)])
+    assert "not allowed with" in capsys.readouterr().err

@@ -1,0 +1,128 @@
+"""Comparing many-run results: paired differences, verdicts with a borderline band, and
+results files read back and written whole.
+
+Derived in notebooks/09_recipes.ipynb (used in notebooks/10_reproduction.ipynb).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from .experiment import Result
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1) of at least two numbers."""
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"mean_sd: needs at least 2 values, got {n}")
+    mean = math.fsum(values) / n
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Mean of d_r = a_r - b_r and its standard error s_d / sqrt(n).
+
+    For two settings whose run r saw the same data (same seed, same process), so that the
+    spread shared by both cancels. Raises ValueError for lists of other lengths or < 2 runs.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired: a has {len(a)} runs and b has {len(b)}; pair run by run")
+    mean, sd = mean_sd([x - y for x, y in zip(a, b, strict=True)])
+    return mean, sd / math.sqrt(len(a))
+
+
+def independent(
+    a: tuple[float, float], n_a: int, b: tuple[float, float], n_b: int
+) -> tuple[float, float]:
+    """Difference of two means from independent runs and its standard error.
+
+    a and b are (mean, sd) over n_a and n_b runs: (m_a - m_b, sqrt(s_a^2 / n_a + s_b^2 / n_b)).
+    For figures that cannot be paired: a published one, or runs of another process or CPU.
+    """
+    if n_a < 2 or n_b < 2:
+        raise ValueError(f"independent: needs at least 2 runs each, got {n_a} and {n_b}")
+    return a[0] - b[0], math.sqrt(a[1] ** 2 / n_a + b[1] ** 2 / n_b)
+
+
+def z_score(difference: float, se: float) -> float:
+    """difference / se (0 when both are 0; +-inf for a difference without spread)."""
+    if se > 0:
+        return difference / se
+    return 0.0 if difference == 0 else math.copysign(math.inf, difference)
+
+
+def verdict(difference: float, se: float, *, threshold: float = 2.0, margin: float = 0.3) -> str:
+    """ "lower" or "higher" when |z| > threshold + margin, "no measurable difference" when
+    |z| < threshold - margin, else "borderline".
+
+    The band keeps a verdict from flipping when the data move a little (another CPU, one
+    more rounding): a z of 1.9 or 2.1 reads "borderline", never "higher" on one machine
+    and "no measurable difference" on the next.
+    """
+    if not 0 <= margin < threshold:
+        raise ValueError(f"verdict: need 0 <= margin < threshold, got {margin} and {threshold}")
+    z = abs(z_score(difference, se))
+    if z > threshold + margin:
+        return "lower" if difference < 0 else "higher"
+    return "no measurable difference" if z < threshold - margin else "borderline"
+
+
+def describe(difference: float, se: float, **band: float) -> str:
+    """One line: "+0.08 ± 0.03 points (z = +2.9): higher" (verdict's keywords pass through)."""
+    z = z_score(difference, se)
+    return f"{difference:+.2f} ± {se:.2f} points (z = {z:+.1f}): {verdict(difference, se, **band)}"
+
+
+def best(results: Sequence[Result]) -> Result:
+    """The result with the lowest mean test error (the first of equals)."""
+    if not results:
+        raise ValueError("best: no results to choose from")
+    return min(results, key=lambda r: r.test_error[0])
+
+
+def runners_up(
+    results: Sequence[Result], winner: Result, **band: float
+) -> list[tuple[Result, float, float]]:
+    """(result, difference, se) of the others, paired against the winner, whose verdict is
+    not "higher": within noise of it or borderline. The runs must be paired (same seed)."""
+    close = []
+    for r in results:
+        if r is not winner:
+            diff, se = paired(r.test_errors, winner.test_errors)
+            if verdict(diff, se, **band) != "higher":
+                close.append((r, diff, se))
+    return close
+
+
+def load_results(path: str | os.PathLike[str]) -> Result | list[Result]:
+    """A results file of `python -m minidl reproduce|sweep --json`: one Result, or a list
+    (one per learning rate). Raises ValueError naming the file when it holds neither."""
+    with open(path) as f:
+        data = json.load(f)
+    try:
+        if isinstance(data, list):
+            return [Result.from_json(d) for d in data]
+        return Result.from_json(data)
+    except ValueError as error:
+        raise ValueError(f"load_results: {os.fspath(path)}: {error}") from None
+
+
+def write_json(payload: Any, path: str | os.PathLike[str]) -> None:
+    """Write payload as JSON whole or not at all: a temporary file, renamed into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        os.fchmod(fd, 0o644)  # as an ordinary file (mkstemp makes it private)
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
