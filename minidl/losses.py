@@ -79,6 +79,10 @@ class _Loss(Module):
             grad = grad.to(prediction.dtype)  # as torch: the gradient in the prediction's dtype
         return link_gradient(grad, prediction)
 
+    def saved_tensors(self) -> list[Tensor]:
+        """The prediction and target of the last forward (what backward() reads)."""
+        return [t for t in (self._input, self._target) if t is not None]
+
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
         """Reject values the loss is not defined for (nothing to reject by default)."""
 

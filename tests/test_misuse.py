@@ -300,6 +300,10 @@ def test_backward_twice_adds_up_and_memory_stays_bounded() -> None:
     layer.backward(torch.ones(4, 3, dtype=F64))
     layer(x)  # the next pass: the backpropagated ones are dropped
     assert len(layer.saved_tensors()) == 2
+    loss_fn = minidl.MSELoss()
+    assert loss_fn.saved_tensors() == []
+    loss_fn(x, x)
+    assert len(loss_fn.saved_tensors()) == 2
 
 
 def test_gradcheck_after_stale_forwards() -> None:
