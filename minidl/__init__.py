@@ -8,7 +8,7 @@ from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .gradcheck import gradcheck
 from .init import gain, xavier_normal_
 from .linear import Linear
-from .losses import BCELoss, CrossEntropyLoss, MSELoss
+from .losses import BCELoss, CrossEntropyLoss, LossMSE, MSELoss
 from .module import Module, Parameter, ShapeError
 from .optim import SGD
 from .sequential import Sequential
@@ -22,6 +22,7 @@ __all__ = [
     "CrossEntropyLoss",
     "LeakyReLU",
     "Linear",
+    "LossMSE",
     "MSELoss",
     "Module",
     "Parameter",

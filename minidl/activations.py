@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .module import ArgumentError, Module
+from .module import ArgumentError, Module, check_tensor
 
 
 class _Elementwise(Module):
@@ -16,18 +16,15 @@ class _Elementwise(Module):
     backward reads the y that forward returned: change it in place and backward is wrong.
     """
 
-    _output: Tensor | None = None
-
     def forward(self, x: Tensor) -> Tensor:
-        """y = f(x); keeps x and y for backward."""
-        self._output = self.f(self._remember(x))
-        return self._output
+        """y = f(x); saves x and y for backward."""
+        y = self.f(check_tensor(type(self).__name__, x))
+        return self._save(y, x, y)
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """dL/dx = dL/dy * f'(x)."""
-        x = self._recall(grad_output)
-        assert self._output is not None
-        return self.df(x, self._output).mul_(grad_output)
+        x, y = self._saved_tensors(grad_output)
+        return self.df(x, y).mul_(grad_output)
 
     def f(self, x: Tensor) -> Tensor:
         """The function."""

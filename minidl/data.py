@@ -12,7 +12,14 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-from .module import ArgumentError, check_size
+from .module import (
+    ArgumentError,
+    ShapeError,
+    check_finite,
+    check_size,
+    check_tensor,
+    without_history,
+)
 
 CENTER = 0.5
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)  # pi r^2 = 1/2: the classes are balanced
@@ -58,19 +65,52 @@ def disk_dataset(
     return x, inside.to(dtype)
 
 
+@without_history
 def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and standard deviation of each feature over the points (dimension -2)."""
-    return x.mean(dim=-2, keepdim=True), x.std(dim=-2, keepdim=True)
+    """Mean and standard deviation of each feature over the points (dimension -2).
+
+    x is (n, d) or (R, n, d), n >= 2, every value finite. A feature with zero spread
+    gets std 1 (as scikit-learn does), so standardising maps it to 0 instead of NaN.
+    Raises ShapeError for fewer than 2 points or dimensions, ValueError for NaN or inf.
+    """
+    check_tensor("fit_standardizer", x, "x")
+    if x.ndim < 2 or x.shape[-2] < 2:
+        raise ShapeError(
+            f"fit_standardizer: x must be (n, d) with n >= 2 points to measure a spread, "
+            f"got shape {tuple(x.shape)}"
+        )
+    check_finite("fit_standardizer", x, "x")
+    std = x.std(dim=-2, keepdim=True)
+    return x.mean(dim=-2, keepdim=True), std.masked_fill(std == 0, 1.0)
 
 
+@without_history
 def fit_scalar_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
     """One mean and one standard deviation over all points and coordinates (the last two
     dimensions), as the report's code computed them; shapes (1, 1), or (R, 1, 1)."""
     return x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
 
 
+@without_history
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """(x - mean) / std, with statistics fitted on the training points."""
+    """(x - mean) / std, with statistics fitted on the training points.
+
+    mean and std as fit_standardizer returns them: (1, d), or (R, 1, d) for (R, n, d)
+    x (or (1, 1), (R, 1, 1) from fit_scalar_standardizer). Raises ShapeError when they
+    do not fit x, ValueError for a std that is not > 0.
+    """
+    for what, t in (("x", x), ("mean", mean), ("std", std)):
+        check_tensor("standardize", t, what)
+    fits = mean.shape == std.shape and mean.ndim <= x.ndim and mean.ndim >= 1
+    pairs = zip(reversed(mean.shape), reversed(x.shape), strict=False)
+    fits = fits and all(m in (1, n) for m, n in pairs)
+    if not fits:
+        raise ShapeError(
+            f"standardize: mean {tuple(mean.shape)} and std {tuple(std.shape)} do not fit "
+            f"x {tuple(x.shape)}; use the statistics fit_standardizer gives for data like x"
+        )
+    if not bool((std > 0).all()):
+        raise ValueError("standardize: every std must be > 0 (fit_standardizer ensures it)")
     return (x - mean) / std
 
 

@@ -11,7 +11,15 @@ import torch
 from torch import Tensor
 
 from .losses import _Loss
-from .module import Module, check_tensor
+from .module import (
+    ArgumentError,
+    Module,
+    check_finite,
+    check_number,
+    check_tensor,
+    link_gradient,
+    no_saving,
+)
 from .testing import unravel_index
 
 
@@ -58,7 +66,17 @@ def gradcheck(
     For a loss module, pass the target and L is the loss itself. Work in float64:
     x and the parameters should be float64. Checks dL/dx and every dL/dparam.
     """
+    if not isinstance(module, Module):
+        hint = " (the class: call it, e.g. Tanh())" if isinstance(module, type) else ""
+        raise TypeError(
+            f"gradcheck: module must be a minidl Module, got {type(module).__name__}{hint}"
+        )
     check_tensor("gradcheck", x, "x")
+    check_finite("gradcheck", x, "x")
+    for arg_name, arg in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        check_number("gradcheck", arg_name, arg, positive=arg_name == "eps")
+    if atol < 0 or rtol < 0:
+        raise ArgumentError(f"gradcheck: atol and rtol must be >= 0, got {atol!r}, {rtol!r}")
     is_loss = isinstance(module, _Loss)
     if is_loss and target is None:
         raise ValueError("gradcheck: a loss module needs a target")
@@ -69,15 +87,15 @@ def gradcheck(
         )
     if any(t.dtype != torch.float64 for t in [x, *(p.value for p in module.params())]):
         raise TypeError("gradcheck: use float64 for x and the parameters (dtype=torch.float64)")
-    x = x.contiguous().clone()  # perturbed in place below, through a flat view
+    x = x.detach().contiguous().clone()  # perturbed in place below, through a flat view
 
     def run() -> Tensor:
         return module(x, target) if is_loss else module(x)  # type: ignore[call-arg]
 
-    out = run()  # also leaves the stored input that backward needs
+    out = run()  # also saves what backward needs
     u = torch.empty(out.shape, dtype=out.dtype, device=out.device).normal_(generator=generator)
     module.zero_grad()
-    tensors = [("x", x, module.backward(u))]
+    tensors = [("x", x, module.backward(link_gradient(u, out)))]
     tensors += [(f"params()[{i}]", p.value, p.grad.clone()) for i, p in enumerate(module.params())]
     worst: tuple[str, tuple[int, ...], float, float] = ("x", (), 0.0, 0.0)
     worst_score, max_diff = -1.0, 0.0
@@ -85,10 +103,11 @@ def gradcheck(
         flat, flat_grad = value.view(-1), analytic.reshape(-1)
         for k in range(flat.numel()):
             old = flat[k].item()
-            flat[k] = old + eps
-            plus = float((run() * u).sum())
-            flat[k] = old - eps
-            minus = float((run() * u).sum())
+            with no_saving():  # the probes save nothing for backward
+                flat[k] = old + eps
+                plus = float((run() * u).sum())
+                flat[k] = old - eps
+                minus = float((run() * u).sum())
             flat[k] = old
             expected, got = (plus - minus) / (2 * eps), flat_grad[k].item()
             diff = abs(expected - got)

@@ -10,7 +10,10 @@ import math
 import torch
 from torch import Tensor
 
+from .module import ArgumentError, check_number
+
 NONLINEARITIES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "elu")
+PARAMETRIC = ("leaky_relu", "elu")  # the gain depends on the slope / alpha
 
 
 def _elu_second_moment(alpha: float) -> float:
@@ -23,15 +26,30 @@ def _elu_second_moment(alpha: float) -> float:
     return 0.5 + alpha**2 * tail
 
 
-def gain(nonlinearity: str, param: float | None = None) -> float:
+def gain(nonlinearity: str, param: float | None = None, *, owner: str = "gain") -> float:
     """The factor g in std = g sqrt(2 / (n_in + n_out)) for the nonlinearity that follows.
 
     relu sqrt(2) and leaky_relu sqrt(2 / (1 + slope^2)) keep E[f(z)^2] = E[z^2];
     elu uses the same rule, 1 / sqrt(E[elu(z)^2]) for z ~ N(0, 1) (about 1.406 for
     alpha = 0.2); tanh 5/3 and selu 3/4 are PyTorch's values. `param` is the
-    leaky_relu slope or the elu alpha (default 0.2, minidl's defaults).
+    leaky_relu slope or the elu alpha (default 0.2, minidl's defaults); the other
+    nonlinearities take none. Raises ValueError (an ArgumentError) for an unknown
+    nonlinearity, a param where none is taken, or an elu alpha <= 0.
     Derived in notebooks/02_initialization.ipynb.
     """
+    if nonlinearity not in NONLINEARITIES:
+        raise ArgumentError(
+            f"{owner}: unknown nonlinearity {nonlinearity!r}; expected one of {NONLINEARITIES}"
+        )
+    if param is not None:
+        if nonlinearity not in PARAMETRIC:
+            raise ArgumentError(
+                f"{owner}: {nonlinearity!r} takes no gain parameter, got {param!r}; only "
+                f"{PARAMETRIC} do (their slope / alpha)"
+            )
+        check_number(owner, "gain_param" if owner != "gain" else "param", param)
+        if nonlinearity == "elu" and not param > 0:
+            raise ArgumentError(f"{owner}: the elu alpha must be > 0, got {param!r}")
     if nonlinearity in ("linear", "sigmoid"):
         return 1.0
     if nonlinearity == "tanh":
@@ -43,11 +61,7 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
     p = 0.2 if param is None else float(param)
     if nonlinearity == "leaky_relu":
         return math.sqrt(2.0 / (1.0 + p**2))
-    if nonlinearity == "elu":
-        return 1.0 / math.sqrt(_elu_second_moment(p))
-    raise ValueError(
-        f"gain: unknown nonlinearity {nonlinearity!r}; expected one of {NONLINEARITIES}"
-    )
+    return 1.0 / math.sqrt(_elu_second_moment(p))  # elu
 
 
 def xavier_normal_(

@@ -5,21 +5,46 @@ Derived in notebooks/01_linear.ipynb (replicas in notebooks/08_replicas.ipynb).
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import Tensor
 
-from .init import NONLINEARITIES, gain, xavier_normal_
-from .module import ArgumentError, Module, Parameter, ShapeError, check_size
+from .init import NONLINEARITIES, PARAMETRIC, gain, xavier_normal_
+from .module import (
+    ArgumentError,
+    Module,
+    Parameter,
+    ShapeError,
+    check_mask,
+    check_number,
+    check_size,
+    check_tensor,
+)
 
 
 class Linear(Module):
     """y = x W^T + b; dL/dW = G^T X, dL/db = sum_batch G, dL/dX = G W.
 
-    With replicas=R, W is (R, out, in), b is (R, out) and x is (R, batch, in):
-    R independent layers in one batched product.
-    Derived in notebooks/01_linear.ipynb.
+    Shapes: weight (out, in), bias (out,), x (..., in) -> y (..., out). With
+    replicas=R, W is (R, out, in), b is (R, out) and x is (R, batch, in): R independent
+    layers in one batched product.
+
+    Arguments:
+        in_features, out_features: sizes, integers >= 1.
+        nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of
+            the weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh"
+            5/3, "relu" sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu"
+            1 / sqrt(E[elu(z)^2]) (see gain()).
+        replicas: R for R independent layers in one, or None for one layer.
+        generator: the torch.Generator of the draws (None: torch's global one).
+        dtype, device: of the parameters (a floating dtype; inputs must match).
+        bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero
+            biases measured better in notebooks/09_recipes.ipynb (the "default" recipe).
+        gain_param: the slope of the leaky_relu or the alpha of the elu that follows
+            (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer
+            whose gain_param differs from the activation after it.
+    Raises ArgumentError (a ValueError and TypeError) for bad arguments; forward raises
+    ShapeError for an input of the wrong shape and TypeError for another dtype.
+    Derived in notebooks/01_linear.ipynb (the gain in notebooks/02_initialization.ipynb).
     """
 
     def __init__(
@@ -41,14 +66,23 @@ class Linear(Module):
             check_size("Linear", "replicas", replicas)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ArgumentError(f"Linear: dtype must be a floating dtype, got {dtype!r}")
-        if bias_std < 0:
+        if check_number("Linear", "bias_std", bias_std) < 0:
             raise ArgumentError(f"Linear: bias_std must be >= 0, got {bias_std!r}")
         if nonlinearity not in NONLINEARITIES:
             raise ArgumentError(
                 f"Linear: unknown nonlinearity {nonlinearity!r}; expected one of {NONLINEARITIES}"
             )
-        self.gain = gain(nonlinearity, gain_param)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ArgumentError(
+                f"Linear: generator must be a torch.Generator, got {type(generator).__name__}"
+            )
+        self.gain = gain(nonlinearity, gain_param, owner="Linear")
         self.nonlinearity = nonlinearity
+        self.gain_param = (
+            None
+            if nonlinearity not in PARAMETRIC
+            else (0.2 if gain_param is None else float(gain_param))
+        )
         self.replicas = replicas
         self.bias_std = float(bias_std)
         lead = () if replicas is None else (replicas,)
@@ -61,6 +95,7 @@ class Linear(Module):
         self, generator: torch.Generator | None = None, replicas: Tensor | None = None
     ) -> None:
         """W ~ N(0, gain^2 2 / (in + out)), b ~ N(0, bias_std^2); a mask picks replicas."""
+        check_mask("Linear.reset_parameters", replicas, self.replicas)
         new_w = xavier_normal_(_like(self.weight.value), self.gain, generator)
         new_b = _like(self.bias.value).normal_(0.0, self.bias_std, generator=generator)
         if replicas is None:
@@ -72,7 +107,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """y = x W^T + b (batched over replicas when there are any)."""
-        self._remember(x)
+        check_tensor(type(self).__name__, x)
         w, b = self.weight.value, self.bias.value
         if x.dtype != w.dtype:
             raise TypeError(f"{self!r}: input is {x.dtype} but the weights are {w.dtype}")
@@ -82,21 +117,19 @@ class Linear(Module):
                     f"{self!r}: expected input (..., {self.in_features}), got {tuple(x.shape)}"
                 )
             if x.ndim == 2:
-                return b.addmm(x, w.t())
-            return x.matmul(w.t()).add_(b)
+                return self._save(b.addmm(x, w.t()), x)
+            return self._save(x.matmul(w.t()).add_(b), x)
         if x.ndim != 3 or x.shape[0] != self.replicas or x.shape[2] != self.in_features:
             raise ShapeError(
                 f"{self!r}: expected input ({self.replicas}, batch, {self.in_features}), "
                 f"got {tuple(x.shape)}"
             )
         # b + x W^T in one batched product: b (R, 1, out) broadcasts over the batch
-        return b.unsqueeze(1).baddbmm(x, w.mT)
+        return self._save(b.unsqueeze(1).baddbmm(x, w.mT), x)
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """Accumulate G^T X into weight.grad and sum_batch G into bias.grad; return G W."""
-        x = self._input
-        out_shape = None if x is None else torch.Size((*x.shape[:-1], self.out_features))
-        x = self._recall(grad_output, out_shape)
+        (x,) = self._saved_tensors(grad_output)
         g, w = grad_output, self.weight.value
         if self.replicas is None:  # any leading dimensions: flatten them into the batch
             g, x = g.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
@@ -120,8 +153,12 @@ class Linear(Module):
         """A single-network Linear whose value tensors are views of replica r."""
         if self.replicas is None:
             raise ValueError(f"{self!r}: replica() needs a layer built with replicas=R")
-        twin = copy.copy(self)
-        twin.replicas, twin._input = None, None
+        if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < self.replicas:
+            raise ArgumentError(
+                f"Linear.replica: r must be an integer in [0, {self.replicas}), got {r!r}"
+            )
+        twin = self.fresh_copy()
+        twin.replicas = None
         twin.weight = Parameter(self.weight.value[r])
         twin.bias = Parameter(self.bias.value[r])
         return twin
@@ -129,6 +166,8 @@ class Linear(Module):
     def extra_repr(self) -> str:
         s = f"in_features={self.in_features}, out_features={self.out_features}"
         s += f", nonlinearity={self.nonlinearity!r}"
+        if self.gain_param not in (None, 0.2):
+            s += f", gain_param={self.gain_param}"
         return s if self.replicas is None else s + f", replicas={self.replicas}"
 
 

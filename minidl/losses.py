@@ -6,14 +6,24 @@ prediction gives one loss per replica. Derived in notebooks/04_losses.ipynb.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from .module import Module, ShapeError, check_tensor
+from .module import Module, ShapeError, check_tensor, link_gradient
 
 
 class _Loss(Module):
-    """L = mean over the last two dimensions of an elementwise loss l(p, t)."""
+    """L = mean over the last two dimensions of an elementwise loss l(p, t).
 
+    backward() differentiates the loss computed last (a loss keeps one prediction and
+    target); the gradient it returns is linked to that prediction, so the network's
+    backward uses the forward pass that produced it. A prediction and target of different
+    float dtypes are handled as torch does: the loss in the wider dtype, the gradient in
+    the prediction's. Raises TypeError for non-float tensors (or two dtypes of one size,
+    such as float16 and bfloat16), ShapeError for different shapes (no broadcasting).
+    """
+
+    _input: Tensor | None = None
     _target: Tensor | None = None
 
     def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
@@ -29,27 +39,49 @@ class _Loss(Module):
                 f"{name}: prediction {tuple(prediction.shape)} and target "
                 f"{tuple(target.shape)} must have the same shape (no broadcasting)"
             )
+        if prediction.device != target.device:
+            raise TypeError(
+                f"{name}: prediction is on {prediction.device} but target on {target.device}"
+            )
         self._check_values(prediction, target)
         self._input, self._target = prediction, target
+        if prediction.dtype != target.dtype:  # as torch: compute in the wider dtype
+            dtype = _common_dtype(name, prediction, target)
+            prediction, target = prediction.to(dtype), target.to(dtype)
         return self.reduce(self.elementwise(prediction, target))
 
     def backward(self, grad_output: Tensor | None = None) -> Tensor:
         """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given)."""
-        p = self._input
-        if p is None or self._target is None:
-            raise RuntimeError(f"{type(self).__name__}: backward() called before forward()")
+        name = type(self).__name__
+        prediction, target = self._input, self._target
+        if prediction is None or target is None:
+            raise RuntimeError(f"{name}: backward() called before forward()")
+        p, t = prediction, target
+        if p.dtype != t.dtype:
+            dtype = _common_dtype(name, p, t)
+            p, t = p.to(dtype), t.to(dtype)
         dims = _dims(p)
-        grad = self.derivative(p, self._target).div_(self.count(p))
-        if grad_output is None:
-            return grad
-        reduced = p.shape[: p.ndim - len(dims)]
-        check_tensor(type(self).__name__, grad_output, "grad_output")
-        if grad_output.shape != reduced:
-            raise ShapeError(
-                f"{type(self).__name__}: grad_output has shape {tuple(grad_output.shape)}, "
-                f"but the loss had shape {tuple(reduced)}"
-            )
-        return grad.mul_(grad_output.reshape(*reduced, *([1] * len(dims))))
+        grad = self.derivative(p, t).div_(self.count(p))
+        if grad_output is not None:
+            reduced = p.shape[: p.ndim - len(dims)]
+            check_tensor(name, grad_output, "grad_output")
+            if grad_output.shape != reduced:
+                raise ShapeError(
+                    f"{name}: grad_output has shape {tuple(grad_output.shape)}, "
+                    f"but the loss had shape {tuple(reduced)}"
+                )
+            if grad_output.dtype != p.dtype:
+                raise TypeError(
+                    f"{name}: grad_output is {grad_output.dtype} but the loss is {p.dtype}"
+                )
+            grad.mul_(grad_output.reshape(*reduced, *([1] * len(dims))))
+        if grad.dtype != prediction.dtype:
+            grad = grad.to(prediction.dtype)  # as torch: the gradient in the prediction's dtype
+        return link_gradient(grad, prediction)
+
+    def saved_tensors(self) -> list[Tensor]:
+        """The prediction and target of the last forward (what backward() reads)."""
+        return [t for t in (self._input, self._target) if t is not None]
 
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
         """Reject values the loss is not defined for (nothing to reject by default)."""
@@ -74,6 +106,16 @@ class _Loss(Module):
         raise NotImplementedError
 
 
+def _common_dtype(owner: str, prediction: Tensor, target: Tensor) -> torch.dtype:
+    """The wider of the two float dtypes (torch's promotion for float32 and float64)."""
+    a, b = prediction.dtype, target.dtype
+    if a == b:
+        return a
+    if prediction.element_size() == target.element_size():
+        raise TypeError(f"{owner}: prediction is {a} but target is {b}; convert one to the other")
+    return a if prediction.element_size() > target.element_size() else b
+
+
 def _dims(p: Tensor) -> tuple[int, ...]:
     """The dimensions a loss averages over: the last two (or all, for fewer)."""
     return tuple(range(max(p.ndim - 2, 0), p.ndim))
@@ -90,6 +132,9 @@ class MSELoss(_Loss):
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
         return (p - t).mul_(2)
+
+
+LossMSE = MSELoss  # the EE-559 handout's name
 
 
 class BCELoss(_Loss):

@@ -5,37 +5,47 @@ Derived in notebooks/06_sgd_momentum.ipynb.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from torch import Tensor
 
-from .module import ArgumentError, Parameter, zeros_like
+from .module import (
+    ArgumentError,
+    Module,
+    Parameter,
+    check_mask,
+    check_number,
+    without_history,
+    zeros_like,
+)
 
 
 class SGD:
     """v <- mu v + g; p <- p - lr v (v starts at 0), as in PyTorch's SGD.
 
+    params: model.params() (Parameter objects) or the EE-559 handout's model.param()
+    ((value, gradient) pairs, updated in place). lr: a finite number > 0; momentum mu
+    in [0, 1). Raises TypeError for params that are not such a list (a method not
+    called, a module, a tensor, ...), ValueError for an empty list or a parameter given
+    twice, ArgumentError for lr and momentum.
     Derived in notebooks/06_sgd_momentum.ipynb.
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0) -> None:
-        self.params = list(params)
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"SGD: params[{i}] must be a minidl Parameter, got {type(p).__name__} "
-                    "(pass model.params())"
-                )
-        for name, value in (("lr", lr), ("momentum", momentum)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ArgumentError(f"SGD: {name} must be a number, got {value!r}")
-        if not lr > 0:
-            raise ArgumentError(f"SGD: lr must be > 0, got {lr!r}")
-        if not 0 <= momentum < 1:
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[tuple[Tensor, Tensor]],
+        lr: float,
+        momentum: float = 0.0,
+    ) -> None:
+        self.params = _parameters(params)
+        self.lr = check_number("SGD", "lr", lr, positive=True)
+        self.momentum = check_number("SGD", "momentum", momentum)
+        if not 0 <= self.momentum < 1:
             raise ArgumentError(f"SGD: momentum must lie in [0, 1), got {momentum!r}")
-        self.lr, self.momentum = float(lr), float(momentum)
         self.velocity: list[Tensor] = []  # allocated at the first step with momentum
 
+    @without_history
     def step(self) -> None:
         """Update every parameter in place from its accumulated gradient."""
         if not self.momentum:
@@ -60,6 +70,8 @@ class SGD:
 
     def reset_velocity(self, replicas: Tensor | None = None) -> None:
         """Forget the momentum (only of the replicas where the bool mask is True)."""
+        if replicas is not None and self.velocity:
+            check_mask("SGD.reset_velocity", replicas, self.velocity[0].shape[0])
         for v in self.velocity:
             if replicas is None:
                 v.zero_()
@@ -68,3 +80,41 @@ class SGD:
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, momentum={self.momentum}, params={len(self.params)})"
+
+
+def _parameters(params: Any) -> list[Parameter]:
+    """The list of Parameters in params (Parameters or (value, gradient) pairs)."""
+    hint = "pass model.params() (or the handout's model.param())"
+    if callable(params) and not isinstance(params, Module):
+        raise TypeError(f"SGD: params is a method or function, not its result; {hint}")
+    if isinstance(params, (Module, Parameter, Tensor, Mapping, str)) or not isinstance(
+        params, Iterable
+    ):
+        raise TypeError(
+            f"SGD: params must be a list of parameters, got a {type(params).__name__}; {hint}"
+        )
+    items = list(params)
+    if not items:
+        raise ValueError("SGD: params is empty: the model has no parameters to train")
+    out: list[Parameter] = []
+    for i, p in enumerate(items):
+        if isinstance(p, tuple) and len(p) == 2 and all(isinstance(t, Tensor) for t in p):
+            value, grad = p
+            if value.shape != grad.shape or not value.is_floating_point() or value is grad:
+                raise TypeError(
+                    f"SGD: params[{i}] is not a (value, gradient) pair of one shape: "
+                    f"{tuple(value.shape)} and {tuple(grad.shape)}"
+                )
+            p = Parameter.from_pair(value, grad)
+        elif not isinstance(p, Parameter):
+            raise TypeError(
+                f"SGD: params[{i}] must be a minidl Parameter or a (value, gradient) pair, "
+                f"got {type(p).__name__}; {hint}"
+            )
+        out.append(p)
+    seen: dict[int, int] = {}
+    for i, p in enumerate(out):
+        j = seen.setdefault(p.value.data_ptr(), i)
+        if j != i and out[j].value.shape == p.value.shape and p.value.numel() > 0:
+            raise ValueError(f"SGD: params[{i}] is the same parameter as params[{j}]")
+    return out

@@ -5,15 +5,27 @@ Derived in notebooks/07_training.ipynb (replicas in notebooks/08_replicas.ipynb)
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .data import permutation
 from .losses import _Loss
-from .module import Module, ShapeError, check_size, check_tensor
+from .module import (
+    ArgumentError,
+    Module,
+    ShapeError,
+    check_finite,
+    check_number,
+    check_size,
+    check_tensor,
+    no_saving,
+    without_history,
+)
 from .optim import SGD
 
 
@@ -31,17 +43,33 @@ class RestartRule:
     max_error: float = 0.40
     generator: torch.Generator | None = None  # for the redraws; None: train's generator
 
+    def __post_init__(self) -> None:
+        if isinstance(self.start, bool) or not isinstance(self.start, int) or self.start < 0:
+            raise ArgumentError(f"RestartRule: start must be an integer >= 0, got {self.start!r}")
+        if not check_number("RestartRule", "tol", self.tol, finite=False) >= 0:
+            raise ArgumentError(f"RestartRule: tol must be >= 0, got {self.tol!r}")
+        if (
+            check_number("RestartRule", "max_error", self.max_error, finite=False)
+            != self.max_error
+        ):
+            raise ArgumentError(f"RestartRule: max_error must be a number, got {self.max_error!r}")
+        if self.generator is not None and not isinstance(self.generator, torch.Generator):
+            raise ArgumentError("RestartRule: generator must be a torch.Generator or None")
+
 
 @dataclass
 class History:
     """Per-epoch training loss and error, shape (epochs,) or (epochs, R), averaged over
-    the epoch's batches as they were trained; `restarted` marks the epochs after which a
-    network was redrawn; `diverged` the networks whose loss was ever non-finite."""
+    the epoch's batches as they were trained (the error counted as error_rate() does);
+    `restarted` marks the epochs after which a network was redrawn; `diverged` the
+    networks whose loss was ever non-finite; `validation_error` the error_rate() on the
+    validation data at the end of each epoch (None without validation data)."""
 
     loss: Tensor
     train_error: Tensor
     restarted: Tensor
     diverged: Tensor
+    validation_error: Tensor | None = None
 
     @property
     def restarts(self) -> Tensor:
@@ -53,19 +81,95 @@ _CHUNK = 100  # points per forward pass in error_rate
 
 
 def error_rate(model: Module, x: Tensor, y: Tensor) -> Tensor:
-    """Fraction of points with (model(x) > 0.5) != y: a scalar, or one per replica.
+    """Fraction of misclassified points: a scalar, or one per replica for (R, n, d) x.
 
-    The points go through the model _CHUNK at a time, so that memory stays that of a
+    With k = 1 output, a point is wrong when (model(x) > 0.5) != (y > 0.5); with k > 1
+    outputs, when the argmax of the outputs differs from the argmax of y (one-hot
+    labels or class probabilities). model(x) and y must have the same shape (..., n, k).
+    The forward saves nothing for backward, so it may run between forward and backward;
+    the points go through the model _CHUNK at a time, so that memory stays that of a
     training batch (R replicas of width w: about R _CHUNK w floats per layer).
+    Raises ShapeError for other shapes or data that do not fit the model's replicas,
+    ValueError for non-finite x or y or no points, TypeError for non-float tensors.
+    Derived in notebooks/07_training.ipynb.
     """
+    _check_model("error_rate", model)
+    x, y = _check_data("error_rate", model, x, y)
+    return _error("error_rate", model, x, y)
+
+
+def _error(owner: str, model: Module, x: Tensor, y: Tensor) -> Tensor:
+    """The share of misclassified points (error_rate without its checks), in chunks."""
     n = x.shape[-2]
     wrong = None
     for start in range(0, n, _CHUNK):
         part = slice(start, start + _CHUNK)
-        count = ((model(x[..., part, :]) > 0.5) != (y[..., part, :] > 0.5)).sum(dim=(-2, -1))
+        out, target = _evaluate(owner, model, x[..., part, :]), y[..., part, :]
+        if out.shape != target.shape:
+            shape = (*out.shape[:-2], n, out.shape[-1])
+            raise ShapeError(
+                f"{owner}: the model's output has shape {shape} but y has shape "
+                f"{tuple(y.shape)}; they must be the same (no broadcasting)"
+            )
+        count = _wrong(out, target).sum(dim=-1)
         wrong = count if wrong is None else wrong + count
     assert wrong is not None
-    return wrong.to(x.dtype) / (n * y.shape[-1])
+    return wrong.to(x.dtype) / n
+
+
+def _wrong(out: Tensor, y: Tensor) -> Tensor:
+    """Which points are misclassified, shape (..., n): threshold 0.5 for k = 1, else argmax."""
+    if out.shape[-1] == 1:
+        return ((out > 0.5) != (y > 0.5)).squeeze(-1)
+    return out.argmax(dim=-1) != y.argmax(dim=-1)
+
+
+def _check_model(owner: str, model: Any) -> None:
+    if not isinstance(model, Module) or isinstance(model, _Loss):
+        kind = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+        raise TypeError(f"{owner}: model must be a minidl network (a Module), got {kind}")
+
+
+def _check_data(
+    owner: str, model: Module, x: Any, y: Any, what: str = ""
+) -> tuple[Tensor, Tensor]:
+    """x (n, d) and y (n, k), or (R, n, d) and (R, n, k) for a model with R replicas."""
+    xn, yn = f"{what}x", f"{what}y"
+    check_tensor(owner, x, xn)
+    check_tensor(owner, y, yn)
+    if x.ndim not in (2, 3) or y.ndim != x.ndim or x.shape[:-1] != y.shape[:-1]:
+        raise ShapeError(
+            f"{owner}: expected {xn} (n, d) and {yn} (n, k), or (R, n, d) and (R, n, k); "
+            f"got {xn} {tuple(x.shape)} and {yn} {tuple(y.shape)}"
+        )
+    if x.shape[-2] == 0:
+        raise ValueError(f"{owner}: {xn} holds no points (shape {tuple(x.shape)})")
+    replicas = model.replicas
+    if replicas is not None and (x.ndim != 3 or x.shape[0] != replicas):
+        raise ShapeError(
+            f"{owner}: the model has {replicas} replicas, so {xn} must be ({replicas}, n, d); "
+            f"got {tuple(x.shape)}"
+        )
+    if replicas is None and x.ndim == 3 and model.params():
+        raise ShapeError(
+            f"{owner}: the model has no replicas, so {xn} must be (n, d); got 3-D "
+            f"{tuple(x.shape)}. For R networks trained at once build the layers with "
+            "replicas=R; for one network reshape the data to (n, d)"
+        )
+    check_finite(owner, x, xn)
+    check_finite(owner, y, yn)
+    return x, y
+
+
+def _evaluate(owner: str, model: Module, x: Tensor) -> Tensor:
+    """model(x) without saving anything for backward; errors name the caller."""
+    try:
+        with no_saving():
+            return model(x)
+    except (ShapeError, TypeError) as err:
+        raise type(err)(
+            f"{owner}: the model cannot take x {tuple(x.shape)} ({x.dtype}): {err}"
+        ) from err
 
 
 def _shuffle(data: Tensor, order: Tensor) -> Tensor:
@@ -92,7 +196,8 @@ def _step(
     """One SGD step on one batch; returns the summed loss and the misclassified count.
 
     labels = 1[yb > 0.5] as 0/1 floats: a point is misclassified where |1[out > 0.5] -
-    labels| = 1, counted in float arithmetic (no bool tensors).
+    labels| = 1, counted in float arithmetic (no bool tensors); with k > 1 outputs where
+    the argmax of out differs from the argmax of yb.
     """
     out = model(xb)
     loss = loss_fn(out, yb)
@@ -101,6 +206,8 @@ def _step(
     optimizer.step()
     if error_band is not None:  # the report's code: wrong when |output - target| > band
         return loss * xb.shape[-2], ((out - yb).abs() > error_band).sum(dim=(-2, -1))
+    if out.shape[-1] > 1:  # k classes: the argmax against the argmax of y
+        return loss * xb.shape[-2], _wrong(out, yb).sum(dim=-1).to(out.dtype)
     predicted = out.sub(0.5).clamp_(min=0).sign_()  # 1[out > 0.5]
     return loss * xb.shape[-2], predicted.sub_(labels).abs_().sum(dim=(-2, -1))
 
@@ -117,30 +224,137 @@ def train(
     generator: torch.Generator | None = None,
     restart: RestartRule | None = None,
     loop: bool = False,
-    on_epoch: Callable[[int], None] | None = None,
+    on_epoch: Callable[..., object] | None = None,
+    validation: tuple[Tensor, Tensor] | None = None,
     shuffle: bool = True,
     error_band: float | None = None,
 ) -> History:
     """Minibatch SGD for `epochs` passes over (x, y), reshuffled every epoch.
 
     x (n, d) and y (n, k) train one network; x (R, n, d) and y (R, n, k) train R
-    replicas, each on its own data and its own shuffle. With loop=True the replicas
-    are trained one network at a time: the same draws, so the same result up to
-    rounding (float32 sums in another order can drift apart over many epochs), slower.
+    replicas (a model built with replicas=R), each on its own data and its own shuffle.
+    With loop=True the replicas are trained one network at a time: the same draws, so
+    the same result up to rounding (float32 sums in another order can drift apart over
+    many epochs), slower. validation=(x_val, y_val), shaped like (x, y), adds each
+    epoch's error_rate() on it to History.validation_error.
     shuffle=False takes the batches in the data's order every epoch (the report's code).
     error_band=b counts a training point as wrong when |output - y| > b (the report's
     code: 0.45 against targets 0 and 0.9) instead of when (output > 0.5) != (y > 0.5).
+    on_epoch(epoch, loss, train_error, validation_error) is called after each epoch:
+    epoch counts from 0 (the row of History), the others are that epoch's values as in
+    History (validation_error is None without validation data); a callable that takes
+    fewer arguments gets the first ones (on_epoch(epoch) for one).
+    Raises, before any step: TypeError for arguments of the wrong kind, ShapeError for
+    data that do not fit each other or the model (a model with R replicas needs
+    (R, n, d) data; one without replicas refuses 3-D data), ValueError for non-finite x
+    or y (naming which), empty data or non-finite parameters; FloatingPointError when
+    the loss of a single network becomes non-finite (the learning rate is too large).
     Derived in notebooks/07_training.ipynb.
     """
-    check_tensor("train", x, "x")
-    check_tensor("train", y, "y")
+    _check_model("train", model)
+    if not isinstance(loss_fn, _Loss):
+        kind = (
+            f"the class {loss_fn.__name__} (call it: {loss_fn.__name__}())"
+            if isinstance(loss_fn, type)
+            else type(loss_fn).__name__
+        )
+        raise TypeError(f"train: loss_fn must be a minidl loss such as MSELoss(), got {kind}")
+    if not isinstance(optimizer, SGD):
+        raise TypeError(f"train: optimizer must be a minidl SGD, got {type(optimizer).__name__}")
     check_size("train", "epochs", epochs)
     check_size("train", "batch_size", batch_size)
-    if x.ndim not in (2, 3) or y.ndim != x.ndim or x.shape[:-1] != y.shape[:-1]:
-        raise ShapeError(
-            f"train: expected x (n, d) and y (n, k), or (R, n, d) and (R, n, k); "
-            f"got x {tuple(x.shape)} and y {tuple(y.shape)}"
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"train: generator must be a torch.Generator, got {type(generator).__name__}"
         )
+    if restart is not None and not isinstance(restart, RestartRule):
+        raise TypeError(f"train: restart must be a RestartRule, got {type(restart).__name__}")
+    for flag, value in (("loop", loop), ("shuffle", shuffle)):
+        if not isinstance(value, bool):
+            raise TypeError(f"train: {flag} must be a bool, got {value!r}")
+    if error_band is not None and not check_number("train", "error_band", error_band) > 0:
+        raise ArgumentError(f"train: error_band must be > 0, got {error_band!r}")
+    report = _callback("train", on_epoch)
+    x, y = _check_data("train", model, x, y)
+    own = {(p.value.data_ptr(), p.value.shape) for p in model.params()}
+    if any((p.value.data_ptr(), p.value.shape) not in own for p in optimizer.params):
+        raise ValueError(
+            "train: the optimizer holds parameters that are not the model's; build it with "
+            "SGD(model.params(), lr)"
+        )
+    for i, p in enumerate(model.params()):
+        check_finite("train", p.value, f"the model's params()[{i}]")
+        if p.value.dtype != x.dtype:
+            raise TypeError(
+                f"train: x is {x.dtype} but the model's parameters are {p.value.dtype}; "
+                f"convert x with x.to({p.value.dtype})"
+            )
+    probe = _evaluate("train", model, x[..., :1, :])
+    if probe.shape[-1] != y.shape[-1]:
+        raise ShapeError(
+            f"train: the model gives {probe.shape[-1]} output(s) per point but y has "
+            f"{y.shape[-1]} column(s); y must have the shape of the model's output"
+        )
+    if validation is not None:
+        if not (isinstance(validation, tuple) and len(validation) == 2):
+            raise TypeError("train: validation must be a pair (x_val, y_val)")
+        x_val, y_val = _check_data("train", model, *validation, what="validation ")
+        if x_val.shape[-1] != x.shape[-1] or y_val.shape[-1] != y.shape[-1]:
+            raise ShapeError(
+                f"train: validation data {tuple(x_val.shape)}, {tuple(y_val.shape)} do not "
+                f"match the features of x {tuple(x.shape)} and y {tuple(y.shape)}"
+            )
+    return _train(
+        model, loss_fn, optimizer, x, y, epochs, batch_size, generator, restart, loop,
+        report, validation, shuffle, error_band,
+    )  # fmt: skip
+
+
+def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tensor | None], Any]:
+    """on_epoch as a four-argument function: a callable taking fewer positional
+    arguments gets the first ones of (epoch, loss, train_error, validation_error)."""
+    if on_epoch is None:
+        return lambda *args: None
+    if not callable(on_epoch):
+        raise TypeError(f"{owner}: on_epoch must be callable, got {type(on_epoch).__name__}")
+    try:
+        parameters = list(inspect.signature(on_epoch).parameters.values())
+    except (TypeError, ValueError):  # no signature to read: call it with all four
+        return on_epoch  # type: ignore[no-any-return]
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p for p in parameters if p.kind in kinds]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    takes = len(positional)
+    if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        takes = 4
+    if len(required) > 4 or takes == 0:
+        raise ArgumentError(
+            f"{owner}: on_epoch must take (epoch, loss, train_error, validation_error) or "
+            f"the first of them; it takes {len(required)} required positional argument(s)"
+        )
+    if takes >= 4:
+        return on_epoch  # type: ignore[no-any-return]
+    return lambda *args: on_epoch(*args[:takes])
+
+
+@without_history
+def _train(
+    model: Module,
+    loss_fn: _Loss,
+    optimizer: SGD,
+    x: Tensor,
+    y: Tensor,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator | None,
+    restart: RestartRule | None,
+    loop: bool,
+    on_epoch: Callable[[int, Tensor, Tensor, Tensor | None], Any],
+    validation: tuple[Tensor, Tensor] | None,
+    shuffle: bool,
+    error_band: float | None,
+) -> History:
+    """The training loop of train(), after its checks."""
     replicas = x.shape[0] if x.ndim == 3 else None
     lead = () if replicas is None else (replicas,)
     n = x.shape[-2]
@@ -150,6 +364,8 @@ def train(
         restarted=torch.empty((epochs, *lead), dtype=torch.bool, device=x.device).fill_(False),
         diverged=torch.empty(lead, dtype=torch.bool, device=x.device).fill_(False),
     )
+    if validation is not None:
+        history.validation_error = torch.empty((epochs, *lead), dtype=x.dtype, device=x.device)
     singles = []
     if loop and replicas is not None:
         velocity = optimizer.allocate_velocity()
@@ -184,6 +400,10 @@ def train(
                 total[0].add_(loss_sum)
                 total[1].add_(wrong)
         history.loss[epoch], history.train_error[epoch] = loss, error = total / n
+        validation_error = None
+        if validation is not None and history.validation_error is not None:
+            validation_error = _error("train", model, *validation)
+            history.validation_error[epoch] = validation_error
         bad = ~loss.isfinite()
         if replicas is None and bool(bad):
             raise FloatingPointError(
@@ -202,6 +422,5 @@ def train(
                 history.restarted[epoch] = redraw
                 loss = loss.where(~redraw, float("inf"))
         previous = loss
-        if on_epoch is not None:
-            on_epoch(epoch)
+        on_epoch(epoch, history.loss[epoch], history.train_error[epoch], validation_error)
     return history
