@@ -107,7 +107,8 @@ bench-quick: $(STAMP)  ## the same at 10 epochs and 3 rounds, for development
 
 notebooks: $(STAMP)  ## re-execute every notebook in place (refreshes nbval's expected outputs)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.kernel_name=python3 notebooks/*.ipynb
+		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False \
+		$(or $(NOTEBOOKS),notebooks/*.ipynb)
 
 # The course as a website (docs/), from the notebooks' stored outputs: nothing is executed.
 # Any warning (a broken reference, a missing image) fails the build.
