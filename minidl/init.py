@@ -29,6 +29,9 @@ def _elu_second_moment(alpha: float) -> float:
 def gain(nonlinearity: str, param: float | None = None, *, owner: str = "gain") -> float:
     """The factor g in std = g sqrt(2 / (n_in + n_out)) for the nonlinearity that follows.
 
+    The gain of the nonlinearity f that follows a layer goes on that layer's weights, as
+    in the report and torch's kaiming init; notebook 02 measures it against the weights
+    after f.
     relu sqrt(2) and leaky_relu sqrt(2 / (1 + slope^2)) keep E[f(z)^2] = E[z^2];
     elu uses the same rule, 1 / sqrt(E[elu(z)^2]) for z ~ N(0, 1) (about 1.406 for
     alpha = 0.2); tanh 5/3 and selu 3/4 are PyTorch's values. `param` is the

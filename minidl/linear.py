@@ -33,7 +33,9 @@ class Linear(Module):
         nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of
             the weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh"
             5/3, "relu" sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu"
-            1 / sqrt(E[elu(z)^2]) (see gain()).
+            1 / sqrt(E[elu(z)^2]) (see gain()). The gain of the nonlinearity f that
+            follows a layer goes on that layer's weights, as in the report and torch's
+            kaiming init; notebook 02 measures it against the weights after f.
         replicas: R for R independent layers in one, or None for one layer.
         generator: the torch.Generator of the draws (None: torch's global one).
         dtype, device: of the parameters (a floating dtype; inputs must match).
