@@ -29,21 +29,23 @@ class Linear(Module):
     layers in one batched product.
 
     Arguments:
-        in_features, out_features: sizes, integers >= 1.
-        nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of
-            the weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh"
-            5/3, "relu" sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu"
-            1 / sqrt(E[elu(z)^2]) (see gain()). The gain of the nonlinearity f that
-            follows a layer goes on that layer's weights, as in the report and torch's
-            kaiming init; notebook 02 measures it against the weights after f.
-        replicas: R for R independent layers in one, or None for one layer.
-        generator: the torch.Generator of the draws (None: torch's global one).
-        dtype, device: of the parameters (a floating dtype; inputs must match).
-        bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero
-            biases measured better in notebooks/09_recipes.ipynb (the "default" recipe).
-        gain_param: the slope of the leaky_relu or the alpha of the elu that follows
-            (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer
-            whose gain_param differs from the activation after it.
+
+    - in_features, out_features: sizes, integers >= 1.
+    - nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of the
+      weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh" 5/3, "relu"
+      sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu" 1 / sqrt(E[elu(z)^2])
+      (see gain()). The gain of the nonlinearity f that follows a layer goes on that
+      layer's weights, as in the report and torch's kaiming init; notebook 02 measures it
+      against the weights after f.
+    - replicas: R for R independent layers in one, or None for one layer.
+    - generator: the torch.Generator of the draws (None: torch's global one).
+    - dtype, device: of the parameters (a floating dtype; inputs must match).
+    - bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero biases
+      measured better in notebooks/09_recipes.ipynb (the "default" recipe).
+    - gain_param: the slope of the leaky_relu or the alpha of the elu that follows
+      (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer whose
+      gain_param differs from the activation after it.
+
     Raises ArgumentError (a ValueError and TypeError) for bad arguments; forward raises
     ShapeError for an input of the wrong shape and TypeError for another dtype.
     Derived in notebooks/01_linear.ipynb (the gain in notebooks/02_initialization.ipynb).
