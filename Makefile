@@ -52,7 +52,7 @@ reproduce: $(STAMP)  ## the report's 100-run table
 	$(BIN)/python -m minidl reproduce
 
 # Every file that notebooks/09_recipes.ipynb and notebooks/10_reproduction.ipynb read
-# (36 minutes on the course's 2-core machine while shared). Choices are made on VALIDATION runs
+# (11 minutes on the course's 2-core machine, about three times that while shared). Choices are made on VALIDATION runs
 # (seed 1, 200 runs: data the reported runs never see); the reported figures are TEST runs
 # (seed 0, 100 runs), each measured once. Then every file is stamped with its platform.
 VALIDATION := --no-progress --seed 1 --runs 200

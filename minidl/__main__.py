@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,8 +19,10 @@ from .experiment import (
     REPORT_TRAIN_ERROR,
     Recipe,
     Result,
+    check_recipe,
     reproduce,
 )
+from .module import ArgumentError
 from .stats import best, describe, independent, load_results, write_json
 
 
@@ -32,8 +35,8 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -128,6 +131,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recipe(args: argparse.Namespace, lr: float | None) -> Recipe:
+    """The named recipe with --set, then --lr (or --lr-from) and --momentum, applied."""
+    changes = dict(args.set)
+    if lr is not None:
+        changes["lr"] = lr
+    if args.momentum is not None:
+        changes["momentum"] = args.momentum
+    return check_recipe(dataclasses.replace(RECIPES[args.recipe], **changes), "the recipe")
+
+
 def _run(args: argparse.Namespace, lr: float | None) -> Result:
     progress: Any = None
     if not args.no_progress:
@@ -144,13 +157,11 @@ def _run(args: argparse.Namespace, lr: float | None) -> Result:
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=lr,
-            momentum=args.momentum,
-            recipe=args.recipe,
+            recipe=_recipe(args, lr),
             seed=args.seed,
             engine=args.engine,
             device=args.device,
             on_epoch=None if progress is None else lambda e: progress.update(),
-            **dict(args.set),
         )
     finally:
         if progress is not None:
@@ -166,7 +177,16 @@ def _row(name: str, train: tuple[float, float], test: tuple[float, float], extra
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments, run, print the table; exit status 2 on bad arguments."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    lrs = (
+        args.lr if args.command == "sweep" else [args.lr if args.lr_from is None else args.lr_from]
+    )
+    for lr in lrs:
+        try:  # every recipe is checked before any training starts
+            _recipe(args, lr)
+        except ArgumentError as error:
+            parser.error(str(error))  # usage and exit status 2
     torch.set_grad_enabled(False)
     header = f"{'':<34} {'train error %':>14}   {'test error %':>13}"
     if args.command == "reproduce":
@@ -185,6 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.runs >= 2:
             diff, se = independent(result.test_error, args.runs, REPORT_TEST_ERROR, 100)
             print(f"test error - the report's: {describe(diff, se)} (independent means)")
+            if (args.runs, args.epochs, args.batch_size) != (100, 100, 100):
+                print(
+                    "(the report's figures are for 100 runs of 100 epochs with batches of "
+                    "100; with other settings this comparison is only indicative)"
+                )
         payload: Any = result.to_json()
     else:
         results = [_run(args, lr) for lr in args.lr]

@@ -7,6 +7,7 @@ notebooks/10_reproduction.ipynb (replicas in notebooks/08_replicas.ipynb).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,6 +147,34 @@ RECIPES: dict[str, Recipe] = {
         train_count="last-epoch",
     ),
 }
+
+
+def check_recipe(recipe: Recipe, owner: str = "check_recipe") -> Recipe:
+    """Return recipe if every field holds a value minidl knows, else raise ArgumentError.
+
+    Names (loss, task, scaling, train_count) must be keys of their registries; lr must be a
+    finite number > 0, momentum lie in [0, 1), target_scale in (0, 1], error_band in [0, 1).
+    The message names `owner` (the caller) and the field.
+    """
+    choices: tuple[tuple[str, str, Any], ...] = (
+        ("loss", recipe.loss, LOSSES),
+        ("task", recipe.task, TASKS),
+        ("scaling", recipe.scaling, SCALINGS),
+        ("train_count", recipe.train_count, TRAIN_COUNTS),
+    )
+    for what, choice, allowed in choices:
+        if choice not in allowed:
+            raise ArgumentError(f"{owner}: {what} must be one of {list(allowed)}, got {choice!r}")
+    if not (math.isfinite(recipe.lr) and recipe.lr > 0):
+        raise ArgumentError(f"{owner}: lr must be a finite number > 0, got {recipe.lr!r}")
+    if not 0 <= recipe.momentum < 1:
+        raise ArgumentError(f"{owner}: momentum must lie in [0, 1), got {recipe.momentum!r}")
+    if not 0 < recipe.target_scale <= 1 or not 0 <= recipe.error_band < 1:
+        raise ArgumentError(
+            f"{owner}: target_scale must lie in (0, 1] and error_band in [0, 1), got "
+            f"{recipe.target_scale!r} and {recipe.error_band!r}"
+        )
+    return recipe
 
 
 def build_network(
@@ -313,22 +342,7 @@ def reproduce(
     if momentum is not None:
         changes["momentum"] = momentum
     recipe = dataclasses.replace(recipe, **changes)
-    choices: tuple[tuple[str, str, Any], ...] = (
-        ("loss", recipe.loss, LOSSES),
-        ("task", recipe.task, TASKS),
-        ("scaling", recipe.scaling, SCALINGS),
-        ("train_count", recipe.train_count, TRAIN_COUNTS),
-    )
-    for what, choice, allowed in choices:
-        if choice not in allowed:
-            raise ArgumentError(
-                f"reproduce: {what} must be one of {list(allowed)}, got {choice!r}"
-            )
-    if not 0 < recipe.target_scale <= 1 or not 0 <= recipe.error_band < 1:
-        raise ArgumentError(
-            f"reproduce: target_scale must lie in (0, 1] and error_band in [0, 1), got "
-            f"{recipe.target_scale!r} and {recipe.error_band!r}"
-        )
+    check_recipe(recipe, "reproduce")
 
     g = torch.Generator(device).manual_seed(seed)
     restart_g = torch.Generator(device).manual_seed(seed + 2**32)  # redraws: their own stream

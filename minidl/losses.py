@@ -33,11 +33,22 @@ class _Loss(Module):
         """The mean loss: a scalar, or one value per replica."""
         name = type(self).__name__
         check_tensor(name, prediction, "prediction")
+        if isinstance(target, Tensor) and not target.is_floating_point():
+            raise TypeError(
+                f"{name}: target must be a floating-point tensor, got {target.dtype}; "
+                f"for class labels, use one-hot targets of the prediction's shape "
+                f"{tuple(prediction.shape)}"
+            )
         check_tensor(name, target, "target")
         if prediction.shape != target.shape:
+            hint = ""
+            if target.shape == prediction.shape[:-1] and prediction.shape[-1] > 1:
+                hint = "; class labels go in as one-hot rows of the prediction's shape"
+            elif target.shape == prediction.shape[:-1]:
+                hint = "; give y as a column, y[..., None]"
             raise ShapeError(
                 f"{name}: prediction {tuple(prediction.shape)} and target "
-                f"{tuple(target.shape)} must have the same shape (no broadcasting)"
+                f"{tuple(target.shape)} must have the same shape (no broadcasting){hint}"
             )
         if prediction.device != target.device:
             raise TypeError(

@@ -76,6 +76,12 @@ def test_runs_without_tqdm(
         ["reproduce", "--batch-size", "0"],
         ["reproduce", "--lr", "-1"],
         ["reproduce", "--lr", "0"],
+        ["reproduce", "--lr", "inf"],
+        ["reproduce", "--set", "lr=-1"],
+        ["reproduce", "--set", "momentum=1.5"],
+        ["reproduce", "--set", "loss=foo"],
+        ["reproduce", "--set", "task=disk2"],
+        ["sweep", "--lr", "0.1", "nan"],
         ["reproduce", "--momentum", "1.0"],
         ["reproduce", "--momentum", "-0.1"],
         ["reproduce", "--engine", "foo"],
@@ -124,6 +130,16 @@ def test_set_changes_recipe_fields(tmp_path: Path) -> None:
     assert config["hidden"] == ["tanh", "relu", "elu"]
     assert config["use_gain"] is False
     assert config["bias_std"] == 0.5
+
+
+def test_set_lr_and_momentum_are_recipe_fields_too(tmp_path: Path) -> None:
+    path = tmp_path / "set.json"
+    argv = ["reproduce", *QUICK, "--set", "lr=0.2", "--set", "momentum=0.5"]
+    assert main([*argv, "--json", str(path)]) == 0
+    config = json.loads(path.read_text())["config"]
+    assert (config["lr"], config["momentum"]) == (0.2, 0.5)
+    assert main([*argv, "--lr", "0.3", "--json", str(path)]) == 0  # the flag wins
+    assert json.loads(path.read_text())["config"]["lr"] == 0.3
 
 
 @pytest.mark.parametrize("change", ["foo=1", "lr", "use_gain=maybe", "width=2.5"])

@@ -163,3 +163,14 @@ def test_backward_before_forward() -> None:
 
 def test_is_exported() -> None:
     assert "CrossEntropyLoss" in minidl.__all__
+
+
+def test_class_indices_get_a_hint_towards_one_hot_targets() -> None:
+    logits = torch.zeros(5, 3)
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    with pytest.raises(TypeError, match=r"one-hot targets of the prediction's shape \(5, 3\)"):
+        minidl.CrossEntropyLoss()(logits, labels)
+    with pytest.raises(minidl.ShapeError, match="one-hot rows"):
+        minidl.CrossEntropyLoss()(logits, labels.float())
+    with pytest.raises(minidl.ShapeError, match=r"as a column, y\[\.\.\., None\]"):
+        minidl.MSELoss()(torch.zeros(5, 1), torch.zeros(5))
