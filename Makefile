@@ -9,7 +9,7 @@ export MPLBACKEND := agg
 # that wait for each other on a busy machine can be many times slower.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: .venv install test test-cpus student unit lint reproduce results results-validation bench bench-quick notebooks lab book test-book clean
+.PHONY: .venv install test test-cpus check-env student unit lint reproduce results results-validation bench bench-quick notebooks lab book test-book clean
 
 install .venv: $(STAMP)
 
@@ -39,6 +39,9 @@ test-cpus: $(STAMP)  ## every notebook under nbval, once per CPU setting
 
 student: $(STAMP)  ## the student edition in student/: solutions stubbed, answers and outputs removed
 	$(BIN)/python tools/student_edition.py --out student
+
+check-env: $(STAMP)  ## the installed versions against constraints.txt
+	$(BIN)/python -m pytest -q -m env tests/test_packaging.py
 
 unit: $(STAMP)  ## unit tests only
 	$(BIN)/python -m pytest tests

@@ -91,6 +91,7 @@ def test_environment_yml_pins_nothing_constraints_does_not() -> None:
         assert allowed.get(name) == version, f"environment.yml pins {name}=={version}"
 
 
+@pytest.mark.env
 @pytest.mark.parametrize("name", sorted(pyproject_dependencies()))
 def test_installed_versions_are_the_pinned_ones(name: str) -> None:
     installed = importlib.metadata.version(name).split("+")[0]  # 2.13.0+cpu is 2.13.0
