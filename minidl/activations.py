@@ -5,9 +5,14 @@ Derived in notebooks/03_activations.ipynb.
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor
 
 from .module import ArgumentError, Module, check_tensor
+
+
+_LOG2_E = 1 / math.log(2)  # log2(e): e^z = 2^(z log2 e)
 
 
 class _Elementwise(Module):
@@ -109,9 +114,11 @@ class ELU(_Elementwise):
         return y if self.scale == 1.0 else y.mul_(self.scale)
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
-        # scale ((1 - alpha) 1[x > 0] + alpha e^min(x,0)), with 1[x > 0] = sign(max(x, 0))
-        d = x.clamp(min=0).sign_().mul_(self.scale * (1 - self.alpha))
-        return d.add_(x.clamp(max=0).exp_(), alpha=self.scale * self.alpha)
+        # scale (alpha e^z + (1 - alpha) 1[x > 0]), z = min(x, 0), 1[x > 0] = sign(max(x, 0));
+        # e^z as 2^(z log2 e): exp2 is several times faster than exp on many CPUs, and
+        # as accurate relative to e^z (to a few float32 ulps for z >= -88)
+        d = x.clamp(max=0).mul_(_LOG2_E).exp2_().mul_(self.scale * self.alpha)
+        return d.add_(x.clamp(min=0).sign_(), alpha=self.scale * (1 - self.alpha))
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
