@@ -12,17 +12,9 @@ from typing import Any
 
 import torch
 
-from .experiment import (
-    ENGINES,
-    RECIPES,
-    REPORT_TEST_ERROR,
-    REPORT_TRAIN_ERROR,
-    Recipe,
-    Result,
-    check_recipe,
-    reproduce,
-)
-from .module import ArgumentError
+from .checks import ArgumentError
+from .experiment import ENGINES, Result, reproduce
+from .recipes import RECIPES, REPORT_TEST_ERROR, REPORT_TRAIN_ERROR, Recipe, check_recipe
 from .stats import best, describe, independent, load_results, write_json
 
 

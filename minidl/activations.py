@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .module import ArgumentError, Module, check_tensor
+from .checks import ArgumentError, check_tensor
+from .module import Module
 
 
 class _Elementwise(Module):

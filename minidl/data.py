@@ -12,7 +12,7 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-from .module import (
+from .checks import (
     ArgumentError,
     ShapeError,
     check_finite,

@@ -10,16 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .losses import _Loss
-from .module import (
-    ArgumentError,
-    Module,
-    check_finite,
-    check_number,
-    check_tensor,
-    link_gradient,
-    no_saving,
-)
+from .checks import ArgumentError, check_finite, check_number, check_tensor
+from .losses import Loss
+from .module import Module, link_gradient, no_saving
 from .testing import unravel_index
 
 
@@ -77,7 +70,7 @@ def gradcheck(
         check_number("gradcheck", arg_name, arg, positive=arg_name == "eps")
     if atol < 0 or rtol < 0:
         raise ArgumentError(f"gradcheck: atol and rtol must be >= 0, got {atol!r}, {rtol!r}")
-    is_loss = isinstance(module, _Loss)
+    is_loss = isinstance(module, Loss)
     if is_loss and target is None:
         raise ValueError("gradcheck: a loss module needs a target")
     if not is_loss and target is not None:
@@ -90,7 +83,7 @@ def gradcheck(
     x = x.detach().contiguous().clone()  # perturbed in place below, through a flat view
 
     def run() -> Tensor:
-        return module(x, target) if is_loss else module(x)  # type: ignore[call-arg]
+        return module(x, target) if is_loss else module(x)
 
     out = run()  # also saves what backward needs
     u = torch.empty(out.shape, dtype=out.dtype, device=out.device).normal_(generator=generator)

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-from .module import ArgumentError, check_number
+from .checks import ArgumentError, check_number
 
 NONLINEARITIES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "elu")
 PARAMETRIC = ("leaky_relu", "elu")  # the gain depends on the slope / alpha

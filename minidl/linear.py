@@ -8,17 +8,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .init import NONLINEARITIES, PARAMETRIC, gain, xavier_normal_
-from .module import (
+from .checks import (
     ArgumentError,
-    Module,
-    Parameter,
     ShapeError,
     check_mask,
     check_number,
     check_size,
     check_tensor,
 )
+from .init import NONLINEARITIES, PARAMETRIC, gain, xavier_normal_
+from .module import Module, Parameter
 
 
 class Linear(Module):
@@ -96,18 +95,18 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
         """W ~ N(0, gain^2 2 / (in + out)), b ~ N(0, bias_std^2); a mask picks replicas."""
-        check_mask("Linear.reset_parameters", replicas, self.replicas)
+        check_mask("Linear.reset_parameters", mask, self.replicas)
         new_w = xavier_normal_(_like(self.weight.value), self.gain, generator)
         new_b = _like(self.bias.value).normal_(0.0, self.bias_std, generator=generator)
-        if replicas is None:
+        if mask is None:
             self.weight.value.copy_(new_w)
             self.bias.value.copy_(new_b)
         else:
-            self.weight.value[replicas] = new_w[replicas]
-            self.bias.value[replicas] = new_b[replicas]
+            self.weight.value[mask] = new_w[mask]
+            self.bias.value[mask] = new_b[mask]
 
     def forward(self, x: Tensor) -> Tensor:
         """y = x W^T + b (batched over replicas when there are any)."""

@@ -9,28 +9,47 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .module import Module, ShapeError, check_tensor, link_gradient
+from .checks import ShapeError, check_tensor
+from .module import Module, link_gradient
 
 
-class _Loss(Module):
+class Loss(Module):
     """L = mean over the last two dimensions of an elementwise loss l(p, t).
 
+    The base of every loss: a Module whose call takes (prediction, target) and whose
+    backward() needs no argument. A subclass gives l (`elementwise`) and dl/dp
+    (`derivative`); CrossEntropyLoss also changes the reduction (`count`, `reduce`).
     backward() differentiates the loss computed last (a loss keeps one prediction and
     target); the gradient it returns is linked to that prediction, so the network's
     backward uses the forward pass that produced it. A prediction and target of different
     float dtypes are handled as torch does: the loss in the wider dtype, the gradient in
-    the prediction's. Raises TypeError for non-float tensors (or two dtypes of one size,
-    such as float16 and bfloat16), ShapeError for different shapes (no broadcasting).
+    the prediction's. Derived in notebooks/04_losses.ipynb.
     """
 
     _input: Tensor | None = None
     _target: Tensor | None = None
 
-    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """loss_fn(prediction, target) is loss_fn.forward(prediction, target)."""
         return self.forward(prediction, target)
 
-    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        """The mean loss: a scalar, or one value per replica."""
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """L(p, t): the mean of l(p, t) over the last two dimensions (batch and features).
+
+        Args:
+            prediction: p, (batch, k), or (R, batch, k) for R replicas (any shape with
+                at least the two dimensions the loss averages over).
+            target: t, of the shape of prediction (no broadcasting).
+
+        Returns:
+            The loss: a scalar, or (R,) for (R, batch, k) inputs.
+
+        Raises:
+            TypeError: a non-float tensor, tensors on two devices, or two float dtypes
+                of one size (float16 and bfloat16).
+            ShapeError: prediction and target of different shapes.
+            ValueError: values the loss is not defined for (BCELoss: outside [0, 1]).
+        """
         name = type(self).__name__
         check_tensor(name, prediction, "prediction")
         if isinstance(target, Tensor) and not target.is_floating_point():
@@ -62,7 +81,19 @@ class _Loss(Module):
         return self.reduce(self.elementwise(prediction, target))
 
     def backward(self, grad_output: Tensor | None = None) -> Tensor:
-        """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given)."""
+        """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given).
+
+        Args:
+            grad_output: None (dL/dL = 1), or dC/dL of the loss's shape, () or (R,).
+
+        Returns:
+            dL/dprediction (or dC/dprediction), of the prediction's shape and dtype.
+
+        Raises:
+            RuntimeError: backward() before forward().
+            ShapeError: grad_output not of the loss's shape.
+            TypeError: grad_output not a float tensor of the loss's dtype.
+        """
         name = type(self).__name__
         prediction, target = self._input, self._target
         if prediction is None or target is None:
@@ -132,7 +163,7 @@ def _dims(p: Tensor) -> tuple[int, ...]:
     return tuple(range(max(p.ndim - 2, 0), p.ndim))
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """L = mean (p - t)^2; dL/dp = 2 (p - t) / N.
 
     Derived in notebooks/04_losses.ipynb.
@@ -148,7 +179,7 @@ class MSELoss(_Loss):
 LossMSE = MSELoss  # the EE-559 handout's name
 
 
-class BCELoss(_Loss):
+class BCELoss(Loss):
     """L = -mean [t log p + (1 - t) log(1 - p)], logs clamped at -100 as in torch.
 
     dL/dp = (p - t) / (p (1 - p)) / N, with p (1 - p) kept >= 1e-12, so the loss and its
@@ -171,7 +202,7 @@ class BCELoss(_Loss):
         return (p - t).div_((p * (1 - p)).clamp_(min=1e-12))
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(Loss):
     """L = -mean over the batch of sum_k t_k log softmax(z)_k; dL/dz = (softmax(z) - t) / batch.
 
     logits z and target t have the same shape (..., batch, k), k >= 2; t holds class

@@ -6,107 +6,28 @@ Derived in notebooks/01_linear.ipynb.
 from __future__ import annotations
 
 import copy
-import functools
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-F = TypeVar("F", bound=Callable[..., Any])
+from .checks import ArgumentError as ArgumentError
+from .checks import ShapeError as ShapeError
+from .checks import check_finite as check_finite
+from .checks import check_mask as check_mask
+from .checks import check_number as check_number
+from .checks import check_size as check_size
+from .checks import check_tensor as check_tensor
+from .checks import without_history as without_history
+
 M = TypeVar("M", bound="Module")
-
-
-class ShapeError(ValueError, RuntimeError):
-    """A tensor has the wrong shape: a ValueError, and a RuntimeError as in torch.
-
-    Shown in notebooks/01_linear.ipynb.
-    """
-
-
-class ArgumentError(ValueError, TypeError):
-    """A constructor argument is not of the required kind or range.
-
-    Shown in notebooks/01_linear.ipynb.
-    """
 
 
 def zeros_like(t: Tensor) -> Tensor:
     """A zero tensor of t's shape, dtype and device, made with torch.empty."""
     return torch.empty(t.shape, dtype=t.dtype, device=t.device).zero_()
-
-
-def check_size(owner: str, name: str, value: Any) -> int:
-    """Return value if it is an integer >= 1, else raise ArgumentError."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ArgumentError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def check_number(
-    owner: str, name: str, value: Any, *, positive: bool = False, finite: bool = True
-) -> float:
-    """Return value as a float if it is a real number (> 0 if positive), else ArgumentError."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ArgumentError(f"{owner}: {name} must be a number, got {value!r}")
-    v = float(value)
-    if (finite and not math.isfinite(v)) or (positive and not v > 0):
-        kind = "a finite number" if finite else "a number"
-        raise ArgumentError(
-            f"{owner}: {name} must be {kind}{' > 0' if positive else ''}, got {v!r}"
-        )
-    return v
-
-
-def check_tensor(owner: str, x: Any, what: str = "input") -> Tensor:
-    """Return x if it is a floating-point tensor, else raise TypeError."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner}: {what} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{owner}: {what} must be a floating-point tensor, got {x.dtype}")
-    return x
-
-
-def check_finite(owner: str, x: Tensor, what: str) -> Tensor:
-    """Return x if every value is finite, else raise ValueError naming the first bad entry."""
-    bad = ~x.isfinite()
-    if bool(bad.any()):
-        count = int(bad.sum())
-        index = tuple(int(i) for i in bad.nonzero()[0].tolist())
-        raise ValueError(
-            f"{owner}: {what} holds {count} non-finite value(s) (NaN or inf), the first "
-            f"{x[index].item()!r} at index {list(index)}; clean or drop those points first"
-        )
-    return x
-
-
-def check_mask(owner: str, mask: Any, replicas: int | None) -> None:
-    """mask must be None or a bool tensor of shape (replicas,)."""
-    if mask is None:
-        return
-    if replicas is None:
-        raise ArgumentError(f"{owner}: a replica mask needs parameters built with replicas=R")
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (replicas,):
-        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask)
-        raise ShapeError(
-            f"{owner}: replicas must be a bool mask of shape ({replicas},), got {got}"
-        )
-
-
-def without_history(method: F) -> F:
-    """Run method with torch's graph recording off (a no-op check when it is already off)."""
-
-    @functools.wraps(method)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if torch.is_grad_enabled():
-            with torch.no_grad():
-                return method(*args, **kwargs)
-        return method(*args, **kwargs)
-
-    return run  # type: ignore[return-value]
 
 
 class Parameter:
@@ -240,16 +161,20 @@ class Module:
             if name in cls.__dict__:
                 setattr(cls, name, without_history(cls.__dict__[name]))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Compute the output and keep what backward will need."""
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Compute the output y = f(x) and save what backward will need.
+
+        A layer takes forward(x: Tensor); a loss takes forward(prediction, target).
+        """
         raise NotImplementedError
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """Return dL/dx given dL/dy; add dL/dp to each parameter's grad."""
         raise NotImplementedError
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        """module(x) is module.forward(x)."""
+        return self.forward(*args, **kwargs)
 
     def params(self) -> list[Parameter]:
         """The trainable parameters, in a fixed order."""
@@ -333,9 +258,9 @@ class Module:
         return list(found.values())
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """Redraw the parameters (only the replicas where the bool mask is True)."""
+        """Redraw the parameters (only the replicas where the bool mask (R,) is True)."""
 
     def replica(self, r: int) -> Module:
         """A single network that shares its storage with replica r of this one."""

@@ -10,15 +10,8 @@ from typing import Any
 
 from torch import Tensor
 
-from .module import (
-    ArgumentError,
-    Module,
-    Parameter,
-    check_mask,
-    check_number,
-    without_history,
-    zeros_like,
-)
+from .checks import ArgumentError, check_mask, check_number, without_history
+from .module import Module, Parameter, zeros_like
 
 
 class SGD:
@@ -68,15 +61,15 @@ class SGD:
         for p in self.params:
             p.grad.zero_()
 
-    def reset_velocity(self, replicas: Tensor | None = None) -> None:
-        """Forget the momentum (only of the replicas where the bool mask is True)."""
-        if replicas is not None and self.velocity:
-            check_mask("SGD.reset_velocity", replicas, self.velocity[0].shape[0])
+    def reset_velocity(self, mask: Tensor | None = None) -> None:
+        """Forget the momentum (only of the replicas where the bool mask (R,) is True)."""
+        if mask is not None and self.velocity:
+            check_mask("SGD.reset_velocity", mask, self.velocity[0].shape[0])
         for v in self.velocity:
-            if replicas is None:
+            if mask is None:
                 v.zero_()
             else:
-                v[replicas] = 0
+                v[mask] = 0
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, momentum={self.momentum}, params={len(self.params)})"

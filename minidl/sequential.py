@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .module import PASSES, ArgumentError, Module, Parameter
+from .checks import ArgumentError
+from .module import PASSES, Module, Parameter
 
 
 class Sequential(Module):
@@ -89,11 +90,11 @@ class Sequential(Module):
         return list(self.modules)
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """Redraw every module's parameters, first module first."""
+        """Redraw every module's parameters, first module first (a mask picks replicas)."""
         for m in self.modules:
-            m.reset_parameters(generator, replicas)
+            m.reset_parameters(generator, mask)
 
     def replica(self, r: int) -> Sequential:
         """The single network that shares storage with replica r."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .module import ShapeError
+from .checks import ShapeError
 
 Values = Tensor | float | int | Sequence[Tensor | float | int]
 

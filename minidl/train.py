@@ -13,19 +13,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .data import permutation
-from .losses import _Loss
-from .module import (
+from .checks import (
     ArgumentError,
-    Module,
     ShapeError,
     check_finite,
     check_number,
     check_size,
     check_tensor,
-    no_saving,
     without_history,
 )
+from .data import permutation
+from .losses import Loss
+from .module import Module, no_saving
 from .optim import SGD
 
 
@@ -125,7 +124,7 @@ def _wrong(out: Tensor, y: Tensor) -> Tensor:
 
 
 def _check_model(owner: str, model: Any) -> None:
-    if not isinstance(model, Module) or isinstance(model, _Loss):
+    if not isinstance(model, Module) or isinstance(model, Loss):
         kind = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
         raise TypeError(f"{owner}: model must be a minidl network (a Module), got {kind}")
 
@@ -186,7 +185,7 @@ def _shuffle(data: Tensor, order: Tensor) -> Tensor:
 
 def _step(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     xb: Tensor,
     yb: Tensor,
@@ -214,7 +213,7 @@ def _step(
 
 def train(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     x: Tensor,
     y: Tensor,
@@ -252,7 +251,7 @@ def train(
     Derived in notebooks/07_training.ipynb.
     """
     _check_model("train", model)
-    if not isinstance(loss_fn, _Loss):
+    if not isinstance(loss_fn, Loss):
         kind = (
             f"the class {loss_fn.__name__} (call it: {loss_fn.__name__}())"
             if isinstance(loss_fn, type)
@@ -310,7 +309,9 @@ def train(
     )  # fmt: skip
 
 
-def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tensor | None], Any]:
+def _callback(
+    owner: str, on_epoch: Callable[..., object] | None
+) -> Callable[[int, Tensor, Tensor, Tensor | None], object]:
     """on_epoch as a four-argument function: a callable taking fewer positional
     arguments gets the first ones of (epoch, loss, train_error, validation_error)."""
     if on_epoch is None:
@@ -320,7 +321,7 @@ def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tenso
     try:
         parameters = list(inspect.signature(on_epoch).parameters.values())
     except (TypeError, ValueError):  # no signature to read: call it with all four
-        return on_epoch  # type: ignore[no-any-return]
+        return on_epoch
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     positional = [p for p in parameters if p.kind in kinds]
     required = [p for p in positional if p.default is inspect.Parameter.empty]
@@ -333,14 +334,14 @@ def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tenso
             f"the first of them; it takes {len(required)} required positional argument(s)"
         )
     if takes >= 4:
-        return on_epoch  # type: ignore[no-any-return]
+        return on_epoch
     return lambda *args: on_epoch(*args[:takes])
 
 
 @without_history
 def _train(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     x: Tensor,
     y: Tensor,
@@ -417,7 +418,7 @@ def _train(
             if bool(redraw.any()):
                 g = generator if restart.generator is None else restart.generator
                 mask = None if replicas is None else redraw
-                model.reset_parameters(g, replicas=mask)
+                model.reset_parameters(g, mask=mask)
                 optimizer.reset_velocity(mask)
                 history.restarted[epoch] = redraw
                 loss = loss.where(~redraw, float("inf"))

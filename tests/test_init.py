@@ -92,7 +92,7 @@ def test_reset_parameters_redraws_only_masked_replicas() -> None:
     before = [p.value.clone() for p in layer.params()]
     mask = torch.tensor([True, False, True, False])
 
-    layer.reset_parameters(gen(8), replicas=mask)
+    layer.reset_parameters(gen(8), mask=mask)
 
     for p, old in zip(layer.params(), before, strict=True):
         assert torch.equal(p.value[~mask], old[~mask])

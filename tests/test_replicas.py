@@ -242,7 +242,7 @@ def test_loop_engine_matches_replica_engine(rule: str) -> None:
 def test_reset_parameters_redraws_only_masked_replicas() -> None:
     model = build_network(RECIPE, replicas=R, generator=seeded(10), dtype=DOUBLE)
     before = clone_params(model)
-    model.reset_parameters(seeded(11), replicas=torch.tensor([True, False, True]))
+    model.reset_parameters(seeded(11), mask=torch.tensor([True, False, True]))
     for p, old in zip(model.params(), before, strict=True):
         assert torch.equal(p.value[1], old[1])
         assert not torch.equal(p.value[0], old[0])
