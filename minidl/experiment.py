@@ -1,7 +1,11 @@
 """The report's 100-run experiment, run as R replicas in one pass (or one network at a time).
 
-Recipes are selected in notebooks/09_recipes.ipynb; the published figures are reproduced in
-notebooks/10_reproduction.ipynb (replicas in notebooks/08_replicas.ipynb).
+minidl's replicas are what torch calls model ensembling: R copies of one architecture
+stacked along a new leading dimension (torch.func.stack_module_state) and run in one pass
+(torch.func.vmap); here each layer holds the stacked parameters itself, and a batched
+product does what vmap does. Recipes are selected in notebooks/09_recipes.ipynb; the
+published figures are reproduced in notebooks/10_reproduction.ipynb (replicas in
+notebooks/08_replicas.ipynb).
 """
 
 from __future__ import annotations
@@ -38,14 +42,22 @@ ENGINES = ("replicas", "loop")  # reproduce(engine=...): all R at once, or one b
 
 @dataclass
 class Result:
-    """Per-run train and test errors (in percent), restarts, wall time and the config."""
+    """What reproduce() measured: one entry per run, errors in PERCENT (4.2 is 4.2 %).
 
-    train_errors: list[float]
-    test_errors: list[float]
-    restarts: list[int]
-    diverged: list[bool]
-    seconds: float
-    config: dict[str, Any] = field(default_factory=dict)
+    History holds fractions; reproduce() turns the final ones into exact percentages of
+    the n points. train_errors and test_errors list one error per run;
+    train_error_mean_sd and test_error_mean_sd give (mean, sd) over the runs. to_json()
+    and from_json() write and read the summary that `python -m minidl reproduce --json`
+    writes (its keys: train_error_mean, train_error_std, per_run, ...).
+    Derived in notebooks/09_recipes.ipynb.
+    """
+
+    train_errors: list[float]  # one per run, in percent
+    test_errors: list[float]  # one per run, in percent
+    restarts: list[int]  # how many times each run's network was redrawn
+    diverged: list[bool]  # whether each run's loss was ever non-finite
+    seconds: float  # wall time of the training
+    config: dict[str, Any] = field(default_factory=dict)  # the run's settings and Recipe
     model: Module | None = field(default=None, repr=False)  # the trained replicas
     data: tuple[Tensor, ...] = field(default=(), repr=False)  # x, target, x_test, y_test, as fed
     standardizer: tuple[Tensor, Tensor] | None = field(default=None, repr=False)  # the train's
@@ -58,20 +70,21 @@ class Result:
         return mean, var**0.5
 
     @property
-    def train_error(self) -> tuple[float, float]:
-        """Mean and sample standard deviation of the train error, in percent."""
+    def train_error_mean_sd(self) -> tuple[float, float]:
+        """(mean, sample standard deviation) of train_errors over the runs, in percent."""
         return self._mean_std(self.train_errors)
 
     @property
-    def test_error(self) -> tuple[float, float]:
-        """Mean and sample standard deviation of the test error, in percent."""
+    def test_error_mean_sd(self) -> tuple[float, float]:
+        """(mean, sample standard deviation) of test_errors over the runs, in percent."""
         return self._mean_std(self.test_errors)
 
     @classmethod
     def from_json(cls, summary: dict[str, Any]) -> Result:
         """A Result back from `to_json()`'s summary (no model, data, standardiser or history).
 
-        Raises ValueError naming the missing key when the summary is not one of a run.
+        Raises:
+            ValueError: the summary is not one of a run; the message names the missing key.
         """
         try:
             per_run = summary["per_run"]
@@ -101,10 +114,10 @@ class Result:
         """The summary that `python -m minidl reproduce --json PATH` writes."""
         return {
             "runs": len(self.train_errors),
-            "train_error_mean": self.train_error[0],
-            "train_error_std": self.train_error[1],
-            "test_error_mean": self.test_error[0],
-            "test_error_std": self.test_error[1],
+            "train_error_mean": self.train_error_mean_sd[0],
+            "train_error_std": self.train_error_mean_sd[1],
+            "test_error_mean": self.test_error_mean_sd[0],
+            "test_error_std": self.test_error_mean_sd[1],
             "restarts": sum(self.restarts),
             "seconds": self.seconds,
             "config": self.config,
@@ -150,10 +163,35 @@ def reproduce(
 ) -> Result:
     """Train `runs` networks, each on its own fresh train and test set of n points.
 
-    The recipe (a name in RECIPES or a Recipe) fixes the network and training choices;
-    lr, momentum and any Recipe field given as a keyword override it. The same seed gives
-    the same data, initial weights and batches with either engine; restarts draw from a
-    stream of their own, so one network's restart leaves the others' runs unchanged.
+    The recipe fixes the network and training choices; lr, momentum and any Recipe field
+    given as a keyword override it. The same seed gives the same data, initial weights
+    and batches with either engine; restarts draw from a stream of their own, so one
+    network's restart leaves the others' runs unchanged.
+
+    Args:
+        runs: R, the number of networks, an integer >= 1.
+        epochs: passes over each train set, an integer >= 1.
+        batch_size: points per step, an integer >= 1.
+        n: points in each train set and in each test set, an integer >= 1.
+        lr: the learning rate (None: the recipe's).
+        momentum: the momentum (None: the recipe's).
+        recipe: a name in RECIPES, or a Recipe.
+        seed: seeds the data, the initial weights and the batches (the redraws use
+            seed + 2^32).
+        engine: "replicas" (all R networks in one pass) or "loop" (one at a time).
+        device: where to train, "cpu" or another torch device.
+        dtype: of the data and parameters.
+        on_epoch: called as on_epoch(epoch) after each epoch (a progress bar).
+        **changes: Recipe fields to change, such as bias_std=0.0.
+
+    Returns:
+        The Result, R train and test errors in percent, with the model, data and History.
+
+    Raises:
+        ArgumentError: a bad size, engine, recipe name or recipe value.
+        TypeError: a keyword that is not a Recipe field.
+
+    Derived in notebooks/09_recipes.ipynb (as replicas in notebooks/08_replicas.ipynb).
     """
     for name, value in (("runs", runs), ("epochs", epochs), ("batch_size", batch_size), ("n", n)):
         check_size("reproduce", name, value)

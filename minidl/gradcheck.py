@@ -56,8 +56,30 @@ def gradcheck(
 ) -> GradcheckResult:
     """Compare backward with central differences of L = sum(u * module(x)), u random.
 
-    For a loss module, pass the target and L is the loss itself. Work in float64:
-    x and the parameters should be float64. Checks dL/dx and every dL/dparam.
+    Checks dL/dx and every dL/dparam, entry by entry: (L(v + eps) - L(v - eps)) / 2 eps
+    against what backward gives, within atol + rtol |central difference|.
+
+    Args:
+        module: any minidl Module; for a loss, L = sum(u * loss(x, target)).
+        x: the input, float64, finite, of the shape the module takes.
+        target: the target of a loss module, of x's shape (None for other modules).
+        eps: the step h of the central differences, > 0.
+        atol: the absolute tolerance, >= 0.
+        rtol: the relative tolerance, >= 0.
+        generator: the torch.Generator of u (None: torch's global one).
+        raise_on_failure: raise AssertionError instead of returning a failed result.
+
+    Returns:
+        A GradcheckResult, true when every entry agrees; str() of it is one line that
+        reads the same on every CPU.
+
+    Raises:
+        TypeError: module is not a Module, or x or a parameter is not float64.
+        ValueError: x not finite; a loss without target, or a target for another module.
+        ArgumentError: a bad eps, atol or rtol.
+        AssertionError: (raise_on_failure) an entry disagrees; the message names it.
+
+    Derived in notebooks/01_linear.ipynb.
     """
     if not isinstance(module, Module):
         hint = " (the class: call it, e.g. Tanh())" if isinstance(module, type) else ""

@@ -42,7 +42,7 @@ class Loss(Module):
             target: t, of the shape of prediction (no broadcasting).
 
         Returns:
-            The loss: a scalar, or (R,) for (R, batch, k) inputs.
+            The loss, a scalar, or (R,) for (R, batch, k) inputs.
 
         Raises:
             TypeError: a non-float tensor, tensors on two devices, or two float dtypes
@@ -129,22 +129,22 @@ class Loss(Module):
         """Reject values the loss is not defined for (nothing to reject by default)."""
 
     def count(self, p: Tensor) -> int:
-        """N, the number of terms the loss averages: batch * features."""
+        """N = batch * features, the number of terms the loss averages (p is (..., batch, k))."""
         n = 1
         for d in _dims(p):
             n *= p.shape[d]
         return n
 
     def reduce(self, elementwise: Tensor) -> Tensor:
-        """The mean of l(p, t) over the last two dimensions."""
+        """L = the mean of l(p, t) over the last two dimensions: (..., batch, k) -> (...)."""
         return elementwise.mean(dim=_dims(elementwise))
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
-        """l(p, t) for each element."""
+        """l(p, t) for each element: a new tensor of p's shape (p and t of one dtype)."""
         raise NotImplementedError
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
-        """dl/dp for each element (a new tensor)."""
+        """dl/dp for each element: a new tensor of p's shape (backward divides it by N)."""
         raise NotImplementedError
 
 
@@ -170,9 +170,11 @@ class MSELoss(Loss):
     """
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(p, t) = (p - t)^2."""
         return (p - t).square_()
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dp = 2 (p - t)."""
         return (p - t).mul_(2)
 
 
@@ -183,7 +185,8 @@ class BCELoss(Loss):
     """L = -mean [t log p + (1 - t) log(1 - p)], logs clamped at -100 as in torch.
 
     dL/dp = (p - t) / (p (1 - p)) / N, with p (1 - p) kept >= 1e-12, so the loss and its
-    gradient stay finite at p = 0 and p = 1. Derived in notebooks/04_losses.ipynb.
+    gradient stay finite at p = 0 and p = 1. forward raises ValueError for a prediction or
+    target outside [0, 1] (or NaN). Derived in notebooks/04_losses.ipynb.
     """
 
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
@@ -194,11 +197,13 @@ class BCELoss(Loss):
                 raise ValueError(f"BCELoss: every {what} must lie in [0, 1]; found {bad!r}")
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(p, t) = -(t log p + (1 - t) log(1 - p)), each log clamped at -100."""
         log_p = p.log().clamp_(min=-100)
         log_q = p.neg().log1p_().clamp_(min=-100)  # log(1 - p), exact for small p
         return -(t * log_p + (1 - t) * log_q)
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dp = (p - t) / (p (1 - p)), the denominator kept >= 1e-12."""
         return (p - t).div_((p * (1 - p)).clamp_(min=1e-12))
 
 
@@ -209,9 +214,9 @@ class CrossEntropyLoss(Loss):
     probabilities (each row in [0, 1], summing to 1; one-hot for hard labels). log softmax
     is computed as (z - max z) - log sum e^(z - max z), which never overflows. The
     gradient is softmax(z) sum_k t_k - t, which is softmax(z) - t for probability rows
-    (the multi-class twin of BCE after a sigmoid). Raises ShapeError for other shapes and
-    ValueError for targets that are not probabilities. Matches
-    torch.nn.functional.cross_entropy with probability targets.
+    (the multi-class twin of BCE after a sigmoid). Matches torch.nn.functional.cross_entropy
+    with probability targets. forward raises ShapeError for logits that are not
+    (..., batch, k) with k >= 2, and ValueError for targets that are not probabilities.
     Derived in notebooks/04_losses.ipynb.
     """
 
@@ -239,17 +244,19 @@ class CrossEntropyLoss(Loss):
             )
 
     def count(self, p: Tensor) -> int:
-        """The batch size: the loss sums over the k classes and averages over the batch."""
+        """N = batch: the loss sums over the k classes and averages over the batch."""
         return p.shape[-2]
 
     def reduce(self, elementwise: Tensor) -> Tensor:
-        """Sum over the classes, mean over the batch (the last two dimensions)."""
+        """L = the sum over the classes, mean over the batch: (..., batch, k) -> (...)."""
         return elementwise.sum(dim=(-2, -1)).div_(elementwise.shape[-2])
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(z, t)_k = -t_k log softmax(z)_k."""
         return _log_softmax(p).mul_(t).neg_()
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dz = softmax(z) sum_k t_k - t (softmax(z) - t for probability rows)."""
         return _log_softmax(p).exp_().mul_(t.sum(dim=-1, keepdim=True)).sub_(t)
 
 

@@ -33,6 +33,13 @@ def zeros_like(t: Tensor) -> Tensor:
 class Parameter:
     """A trainable tensor `value` and the gradient `grad` that minidl fills by hand.
 
+    Args:
+        value: the tensor to train, any shape, floating point; its storage is kept
+            (detached from torch's graph), and `grad` starts as zeros of its shape.
+
+    Raises:
+        TypeError: value is not a floating-point tensor.
+
     Derived in notebooks/01_linear.ipynb.
     """
 
@@ -43,7 +50,15 @@ class Parameter:
 
     @classmethod
     def from_pair(cls, value: Tensor, grad: Tensor) -> Parameter:
-        """A Parameter over the handout's (value, gradient) pair, sharing both tensors."""
+        """A Parameter over the handout's (value, gradient) pair, sharing both tensors.
+
+        Args:
+            value: the parameter's tensor.
+            grad: its gradient, of the same shape (not checked here; SGD checks it).
+
+        Returns:
+            A Parameter whose value and grad are these very tensors.
+        """
         p = cls.__new__(cls)
         p.value, p.grad = value, grad
         return p
@@ -72,8 +87,11 @@ class _Saved:
 
 
 class _Passes:
-    """Shared bookkeeping: the forward and backward pass running now, and the gradient
-    that a loss (or gradcheck) handed out last together with the prediction it is for."""
+    """Shared bookkeeping of forward and backward passes.
+
+    The forward and backward pass running now, and the gradient that a loss (or
+    gradcheck) handed out last together with the prediction it is for.
+    """
 
     def __init__(self) -> None:
         self.count = 0
@@ -93,8 +111,11 @@ PASSES = _Passes()
 
 
 def link_gradient(gradient: Tensor, prediction: Tensor) -> Tensor:
-    """Record that `gradient` is dL/d`prediction`, so that backward(gradient) uses the
-    forward pass that produced prediction, whatever other forwards ran since."""
+    """Record that `gradient` is dL/d`prediction`, and return it.
+
+    A later backward(gradient) then uses the forward pass that produced prediction,
+    whatever other forwards ran since. Losses and gradcheck call it.
+    """
     PASSES.gradient, PASSES.prediction = gradient, prediction
     return gradient
 
@@ -162,14 +183,22 @@ class Module:
                 setattr(cls, name, without_history(cls.__dict__[name]))
 
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Compute the output y = f(x) and save what backward will need.
+        """y = f(x); save what backward will need.
 
-        A layer takes forward(x: Tensor); a loss takes forward(prediction, target).
+        A layer takes forward(x); a loss (see Loss) takes forward(prediction, target).
+        Each subclass documents its shapes and errors.
         """
         raise NotImplementedError
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        """Return dL/dx given dL/dy; add dL/dp to each parameter's grad."""
+        """dL/dx from dL/dy; dL/dp is ADDED to each parameter's grad.
+
+        Args:
+            grad_output: dL/dy, of the shape of the output y.
+
+        Returns:
+            dL/dx, of the shape of the input x.
+        """
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -186,7 +215,7 @@ class Module:
         return [(names.get(id(p), str(i)), p) for i, p in enumerate(self.params())]
 
     def param(self) -> list[tuple[Tensor, Tensor]]:
-        """The handout's view of params(): (value, gradient) pairs."""
+        """The handout's view of params(): (value, gradient) pairs, the same tensors."""
         return [(p.value, p.grad) for p in self.params()]
 
     def zero_grad(self) -> None:
@@ -199,7 +228,17 @@ class Module:
         return []
 
     def train(self, mode: bool = True) -> Module:
-        """Training mode (the default): forward() saves what backward() needs."""
+        """Training mode (the default): forward() saves what backward() needs.
+
+        Args:
+            mode: True for training mode, False for evaluation mode (as eval()).
+
+        Returns:
+            This module, switched with all its children.
+
+        Raises:
+            ArgumentError: mode is not a bool.
+        """
         if not isinstance(mode, bool):
             raise ArgumentError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         self.training = mode
@@ -221,9 +260,17 @@ class Module:
     def load_state_dict(self, state: Mapping[str, Tensor], strict: bool = True) -> None:
         """Copy every value of state into the parameter of the same name, in place.
 
-        Raises KeyError naming missing and unexpected keys (with strict=False, as in
-        torch, only the keys both have are copied), TypeError for values that are not
-        tensors, ShapeError for a shape that differs; nothing is copied then.
+        Args:
+            state: {name: tensor}, as state_dict() gives, each of its parameter's shape.
+            strict: as in torch: True requires the same names; False copies only the
+                names both have.
+
+        Raises:
+            KeyError: (strict) missing or unexpected keys, all named.
+            TypeError: state is not a mapping, or a value is not a tensor.
+            ShapeError: a value's shape differs from its parameter's.
+
+        Nothing is copied when it raises.
         """
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, Mapping):
@@ -260,10 +307,23 @@ class Module:
     def reset_parameters(
         self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """Redraw the parameters (only the replicas where the bool mask (R,) is True)."""
+        """Redraw the parameters (a layer without parameters does nothing).
+
+        Args:
+            generator: the torch.Generator of the draws (None: torch's global one).
+            mask: None to redraw everything, or a bool tensor (R,) that picks the
+                replicas to redraw (train()'s restart rule uses it).
+        """
 
     def replica(self, r: int) -> Module:
-        """A single network that shares its storage with replica r of this one."""
+        """A single network that shares its storage with replica r of this one.
+
+        Args:
+            r: the replica, 0 <= r < R.
+
+        Returns:
+            A module without replicas whose parameters are views of replica r's.
+        """
         return self.fresh_copy()
 
     def fresh_copy(self: M) -> M:

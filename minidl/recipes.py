@@ -52,7 +52,13 @@ class SigmoidBCELoss(Loss):
         self.sigmoid, self.bce = Sigmoid(), BCELoss()
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
-        """The mean of BCE(sigmoid(prediction), target): a scalar, or one per replica."""
+        """L = the mean of BCE(sigmoid(prediction), target): a scalar, or (R,) for replicas.
+
+        Raises:
+            TypeError: a tensor that is not floating point.
+            ShapeError: prediction and target of different shapes.
+            ValueError: a target outside [0, 1].
+        """
         check_tensor("SigmoidBCELoss", prediction, "prediction")
         check_tensor("SigmoidBCELoss", target, "target")
         if prediction.shape != target.shape:
@@ -85,8 +91,10 @@ TRAIN_COUNTS = ("final", "last-epoch")
 class Recipe:
     """Everything about a training run that the report leaves open or that we vary.
 
+    Each field's comment says what it sets; check_recipe() says which values are allowed.
     The fields after `restart` describe how the report's published code differs from its
     text; their defaults are the text's (and the EE-559 handout's) protocol.
+    Derived in notebooks/09_recipes.ipynb.
     """
 
     lr: float
@@ -140,11 +148,19 @@ RECIPES: dict[str, Recipe] = {
 
 
 def check_recipe(recipe: Recipe, owner: str = "check_recipe") -> Recipe:
-    """Return recipe if every field holds a value minidl knows, else raise ArgumentError.
+    """Return recipe if every field holds a value minidl knows.
 
-    Names (loss, task, scaling, train_count) must be keys of their registries; lr must be a
-    finite number > 0, momentum lie in [0, 1), target_scale in (0, 1], error_band in [0, 1).
-    The message names `owner` (the caller) and the field.
+    Args:
+        recipe: the Recipe to check.
+        owner: the caller, named in the message with the field.
+
+    Returns:
+        recipe, unchanged.
+
+    Raises:
+        ArgumentError: a name (loss, task, scaling, train_count) that is not a key of its
+            registry; lr not a finite number > 0, momentum outside [0, 1), target_scale
+            outside (0, 1] or error_band outside [0, 1).
     """
     choices: tuple[tuple[str, str, Any], ...] = (
         ("loss", recipe.loss, LOSSES),
@@ -179,6 +195,20 @@ def build_network(
 
     Each Linear gets the gain of the activation that follows it (gain 1 for all with
     use_gain=False, and for the ELU layer with code_gains=True) and biases N(0, bias_std^2).
+
+    Args:
+        recipe: hidden, width, bias_std, use_gain and code_gains are read.
+        replicas: R for R independent networks in one, or None for one network.
+        generator: the torch.Generator of the initial weights (None: torch's global one).
+        dtype: of the parameters.
+        device: of the parameters.
+
+    Returns:
+        Sequential(Linear, activation, ..., Linear, Sigmoid), from inputs (n, 2) to
+        outputs (n, 1), or (R, n, 2) to (R, n, 1) with replicas.
+
+    Raises:
+        ArgumentError: an activation name that ACTIVATIONS does not hold.
     """
     kw: dict[str, Any] = dict(
         replicas=replicas,
