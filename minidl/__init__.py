@@ -5,7 +5,7 @@ Each public class names the notebook (in notebooks/) that derives it.
 
 from . import data, experiment, recipes, stats, train
 from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
-from .checks import ShapeError
+from .checks import ArgumentError, ShapeError
 from .gradcheck import gradcheck
 from .init import gain, xavier_normal_
 from .linear import Linear
@@ -19,6 +19,7 @@ __all__ = [
     "ELU",
     "SELU",
     "SGD",
+    "ArgumentError",
     "BCELoss",
     "CrossEntropyLoss",
     "LeakyReLU",

@@ -2,7 +2,7 @@
 
 Bad input raises at once with a message that names the function or module (`owner`) and
 the shapes, dtypes or values involved. Every other file of minidl builds on this one, and
-it imports nothing from them. Shown in notebooks/01_linear.ipynb.
+it imports nothing from them. Used from notebooks/01_linear.ipynb on.
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ T = TypeVar("T")
 class ShapeError(ValueError, RuntimeError):
     """A tensor has the wrong shape: a ValueError, and a RuntimeError as in torch.
 
-    Shown in notebooks/01_linear.ipynb.
+    Raised by the modules from notebooks/01_linear.ipynb on (Linear refuses an input that
+    does not end in in_features).
     """
 
 
 class ArgumentError(ValueError, TypeError):
-    """A constructor argument is not of the required kind or range.
+    """An argument is not of the required kind or range: a ValueError and a TypeError.
 
-    Shown in notebooks/01_linear.ipynb.
+    Raised by the constructors from notebooks/01_linear.ipynb on (Linear refuses sizes
+    that are not integers >= 1).
     """
 
 

@@ -88,7 +88,7 @@ class History:
 
     @property
     def restarts(self) -> Tensor:
-        """How many times each network was redrawn: an int tensor, () or (R,)."""
+        """How many times each network was redrawn, an int tensor () or (R,)."""
         return self.restarted.sum(dim=0)
 
 
