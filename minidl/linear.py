@@ -195,7 +195,18 @@ class Linear(Module):
         return [self.weight, self.bias]
 
     def replica(self, r: int) -> Linear:
-        """A single-network Linear whose value tensors are views of replica r."""
+        """A single-network Linear whose value tensors are views of replica r.
+
+        Args:
+            r: the replica, an integer in [0, R).
+
+        Returns:
+            A Linear without replicas: weight (out, in), bias (out,), sharing storage.
+
+        Raises:
+            ValueError: the layer has no replicas.
+            ArgumentError: r out of range.
+        """
         if self.replicas is None:
             raise ValueError(f"{self!r}: replica() needs a layer built with replicas=R")
         if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < self.replicas:

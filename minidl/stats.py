@@ -94,6 +94,12 @@ def verdict(difference: float, se: float, *, threshold: float = 2.0, margin: flo
     rounding): a z of 1.9 or 2.1 reads "borderline", never "higher" on one machine and
     "no measurable difference" on the next.
 
+    Args:
+        difference: a difference of means (percentage points).
+        se: its standard error.
+        threshold: the |z| that separates the verdicts.
+        margin: the half-width of the "borderline" band around threshold.
+
     Raises:
         ValueError: unless 0 <= margin < threshold.
     """

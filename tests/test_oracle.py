@@ -160,7 +160,7 @@ loss_shapes = st.lists(sizes, min_size=1, max_size=3)
 
 
 def check_loss(
-    loss_fn: minidl.MSELoss | minidl.BCELoss,
+    loss_fn: minidl.Loss,
     torch_loss: Callable[[Tensor, Tensor], Tensor],
     p: Tensor,
     t: Tensor,
@@ -210,6 +210,24 @@ def test_losses_on_replicas_give_one_loss_per_replica(loss_name: str) -> None:
     g = torch.Generator().manual_seed(0)
     p, t = torch.rand((3, 4, 2), generator=g, dtype=F64), torch.rand((3, 4, 2), generator=g)
     check_loss(minidl_loss(), torch_loss, p, t.to(F64).round(), g)
+
+
+def test_a_loss_on_the_public_base_gets_the_reduction_checks_and_backward() -> None:
+    """minidl.Loss: a subclass gives l and dl/dp; the mean, backward and checks come with it."""
+
+    class HalfSquare(minidl.Loss):
+        def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+            return (p - t).square_().mul_(0.5)
+
+        def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+            return p - t
+
+    g = torch.Generator().manual_seed(3)
+    p, t = randn((3, 4, 2), g), randn((3, 4, 2), g)
+    check_loss(HalfSquare(), lambda q, s: 0.5 * F.mse_loss(q, s), p, t, g)
+    assert minidl.gradcheck(HalfSquare(), p, t, generator=g)
+    with pytest.raises(minidl.ShapeError, match="HalfSquare"):
+        HalfSquare()(p, t[..., :1])
 
 
 # Sequential: the report's network ----------------------------------------------------
