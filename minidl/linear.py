@@ -201,7 +201,7 @@ class Linear(Module):
             r: the replica, an integer in [0, R).
 
         Returns:
-            A Linear without replicas: weight (out, in), bias (out,), sharing storage.
+            A Linear without replicas, weight (out, in) and bias (out,), sharing storage.
 
         Raises:
             ValueError: the layer has no replicas.
