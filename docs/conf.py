@@ -31,6 +31,7 @@ html_title = "minidl: a neural-network framework by hand"
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",  # the docstrings' Google-style sections: Args, Returns, Raises
     "sphinx-mathjax-offline",  # MathJax served from _static/mathjax: no CDN
 ]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
@@ -55,6 +56,7 @@ myst_dmath_double_inline = True  # $$...$$ inside a paragraph, as Jupyter shows 
 myst_heading_anchors = 3
 myst_heading_slug_func = "github"  # the anchors that links written for GitHub expect
 
+napoleon_numpy_docstring = False
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"

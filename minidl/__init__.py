@@ -3,13 +3,14 @@
 Each public class names the notebook (in notebooks/) that derives it.
 """
 
-from . import data, experiment, stats, train
+from . import data, experiment, recipes, stats, train
 from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from .checks import ArgumentError, ShapeError
 from .gradcheck import gradcheck
 from .init import gain, xavier_normal_
 from .linear import Linear
-from .losses import BCELoss, CrossEntropyLoss, LossMSE, MSELoss
-from .module import Module, Parameter, ShapeError
+from .losses import BCELoss, CrossEntropyLoss, Loss, LossMSE, MSELoss
+from .module import Module, Parameter
 from .optim import SGD
 from .sequential import Sequential
 from .testing import compare
@@ -18,10 +19,12 @@ __all__ = [
     "ELU",
     "SELU",
     "SGD",
+    "ArgumentError",
     "BCELoss",
     "CrossEntropyLoss",
     "LeakyReLU",
     "Linear",
+    "Loss",
     "LossMSE",
     "MSELoss",
     "Module",
@@ -36,6 +39,7 @@ __all__ = [
     "experiment",
     "gain",
     "gradcheck",
+    "recipes",
     "stats",
     "train",
     "xavier_normal_",

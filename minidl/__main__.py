@@ -12,17 +12,9 @@ from typing import Any
 
 import torch
 
-from .experiment import (
-    ENGINES,
-    RECIPES,
-    REPORT_TEST_ERROR,
-    REPORT_TRAIN_ERROR,
-    Recipe,
-    Result,
-    check_recipe,
-    reproduce,
-)
-from .module import ArgumentError
+from .checks import ArgumentError
+from .experiment import ENGINES, Result, reproduce
+from .recipes import RECIPES, REPORT_TEST_ERROR, REPORT_TRAIN_ERROR, Recipe, check_recipe
 from .stats import best, describe, independent, load_results, write_json
 
 
@@ -176,7 +168,19 @@ def _row(name: str, train: tuple[float, float], test: tuple[float, float], extra
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments, run, print the table; exit status 2 on bad arguments."""
+    """Parse the arguments, run, print the table (errors in percent), write --json.
+
+    Args:
+        argv: the arguments after `python -m minidl` (None: sys.argv's).
+
+    Returns:
+        0, the exit status.
+
+    Raises:
+        SystemExit: status 2 with a usage message for bad arguments (argparse's way).
+
+    Derived in notebooks/10_reproduction.ipynb.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     lrs = (
@@ -201,9 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_row("report (Ferrot & Richter, 2021)", REPORT_TRAIN_ERROR, REPORT_TEST_ERROR, ""))
         restarts = sum(result.restarts)
         extra = f"restarts {restarts}, {result.seconds:.1f} s"
-        print(_row("minidl", result.train_error, result.test_error, extra))
+        print(_row("minidl", result.train_error_mean_sd, result.test_error_mean_sd, extra))
         if args.runs >= 2:
-            diff, se = independent(result.test_error, args.runs, REPORT_TEST_ERROR, 100)
+            diff, se = independent(result.test_error_mean_sd, args.runs, REPORT_TEST_ERROR, 100)
             print(f"test error - the report's: {describe(diff, se)} (independent means)")
             if (args.runs, args.epochs, args.batch_size) != (100, 100, 100):
                 print(
@@ -217,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(header)
         for lr, r in zip(args.lr, results, strict=True):
             extra = f"restarts {sum(r.restarts)}, {r.seconds:.1f} s"
-            print(_row(f"lr {lr:g}", r.train_error, r.test_error, extra))
+            print(_row(f"lr {lr:g}", r.train_error_mean_sd, r.test_error_mean_sd, extra))
         payload = [r.to_json() for r in results]
     if args.json:
         write_json(payload, args.json)  # whole or not at all

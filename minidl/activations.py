@@ -9,7 +9,8 @@ import math
 
 from torch import Tensor
 
-from .module import ArgumentError, Module, check_tensor
+from .checks import ArgumentError, check_tensor
+from .module import Module
 
 
 _LOG2_E = 1 / math.log(2)  # log2(e): e^z = 2^(z log2 e)
@@ -22,12 +23,34 @@ class _Elementwise(Module):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        """y = f(x); saves x and y for backward."""
+        """y = f(x), elementwise; saves x and y for backward.
+
+        Args:
+            x: a float tensor of any shape (replicas need no special case).
+
+        Returns:
+            y, of x's shape.
+
+        Raises:
+            TypeError: x is not a floating-point tensor.
+        """
         y = self.f(check_tensor(type(self).__name__, x))
         return self._save(y, x, y)
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        """dL/dx = dL/dy * f'(x)."""
+        """dL/dx = dL/dy * f'(x), elementwise.
+
+        Args:
+            grad_output: dL/dy, of the output's shape.
+
+        Returns:
+            dL/dx, of the input's shape.
+
+        Raises:
+            RuntimeError: no saved forward to take (see Module).
+            ShapeError: grad_output not of the output's shape.
+            TypeError: grad_output not of the output's dtype.
+        """
         x, y = self._saved_tensors(grad_output)
         return self.df(x, y).mul_(grad_output)
 
@@ -78,6 +101,12 @@ class Tanh(_Elementwise):
 class LeakyReLU(_Elementwise):
     """f(x) = max(x, 0) + slope min(x, 0); f'(x) = slope + (1 - slope) 1[x > 0].
 
+    Args:
+        slope: the slope for x < 0 (default 0.2, the report's).
+
+    Raises:
+        ArgumentError: slope is not a number.
+
     Derived in notebooks/03_activations.ipynb.
     """
 
@@ -100,7 +129,15 @@ class ELU(_Elementwise):
     Branch-free, with e^x only ever taken of min(x, 0) so that nothing overflows:
     f = max(x, 0) + alpha expm1(min(x, 0)) (expm1 keeps alpha x near 0), and
     f' = (1 - alpha) 1[x > 0] + alpha e^min(x,0), with e^x itself: from f, alpha e^x
-    = f + alpha would cancel to 0 for x << 0. Derived in notebooks/03_activations.ipynb.
+    = f + alpha would cancel to 0 for x << 0.
+
+    Args:
+        alpha: the scale of the negative branch, > 0 (default 0.2, the report's).
+
+    Raises:
+        ArgumentError: alpha is not a number > 0.
+
+    Derived in notebooks/03_activations.ipynb.
     """
 
     scale = 1.0
@@ -126,6 +163,13 @@ class ELU(_Elementwise):
 
 class SELU(ELU):
     """f(x) = scale elu_alpha(x); f'(x) = scale if x > 0 else scale alpha e^x.
+
+    Args:
+        alpha: as ELU's, > 0 (default 1.6733, the report's and the self-normalising one).
+        scale: > 0 (default 1.0507).
+
+    Raises:
+        ArgumentError: alpha or scale is not a number > 0.
 
     Derived in notebooks/03_activations.ipynb.
     """

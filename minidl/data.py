@@ -12,7 +12,7 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-from .module import (
+from .checks import (
     ArgumentError,
     ShapeError,
     check_finite,
@@ -43,8 +43,23 @@ def disk_dataset(
     The defaults are the EE-559 handout's disk, centre (0.5, 0.5) and radius 1 / sqrt(2 pi);
     the report's code used center=(0.0, 0.0), radius=sqrt(2 / pi) (QUARTER_CENTER,
     QUARTER_RADIUS). Both have area 1/2 inside the square, so the classes are balanced.
-    With replicas=R, R independent sets: (R, n, 2) and (R, n, 1). Raises ArgumentError for
-    n < 1, a centre that is not two finite numbers, or a radius that is not finite and > 0.
+
+    Args:
+        n: points per set, an integer >= 1.
+        center: the disk's centre (x, y), two finite numbers.
+        radius: the disk's radius, finite and > 0.
+        generator: the torch.Generator of the draws (None: torch's global one).
+        replicas: R for R independent sets, or None for one.
+        dtype: of x and y.
+        device: of x and y.
+
+    Returns:
+        x (n, 2) and y (n, 1) of 0.0 and 1.0, or (R, n, 2) and (R, n, 1).
+
+    Raises:
+        ArgumentError: n or replicas not an integer >= 1, a bad centre or radius.
+
+    Derived in notebooks/00_task_and_rules.ipynb.
     """
     check_size("disk_dataset", "n", n)
     lead = () if replicas is None else (check_size("disk_dataset", "replicas", replicas),)
@@ -69,9 +84,19 @@ def disk_dataset(
 def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation of each feature over the points (dimension -2).
 
-    x is (n, d) or (R, n, d), n >= 2, every value finite. A feature with zero spread
-    gets std 1 (as scikit-learn does), so standardising maps it to 0 instead of NaN.
-    Raises ShapeError for fewer than 2 points or dimensions, ValueError for NaN or inf.
+    A feature with zero spread gets std 1 (as scikit-learn does), so standardising maps
+    it to 0 instead of NaN.
+
+    Args:
+        x: (n, d) or (R, n, d) training points, n >= 2, every value finite.
+
+    Returns:
+        (mean, std), each (1, d), or (R, 1, d) with one pair per replica.
+
+    Raises:
+        TypeError: x is not a floating-point tensor.
+        ShapeError: fewer than 2 points or dimensions.
+        ValueError: x holds NaN or inf.
     """
     check_tensor("fit_standardizer", x, "x")
     if x.ndim < 2 or x.shape[-2] < 2:
@@ -86,8 +111,14 @@ def fit_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
 
 @without_history
 def fit_scalar_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
-    """One mean and one standard deviation over all points and coordinates (the last two
-    dimensions), as the report's code computed them; shapes (1, 1), or (R, 1, 1)."""
+    """One mean and one standard deviation over all points and coordinates of x.
+
+    As the report's code computed them: over the last two dimensions of x (n, d) or
+    (R, n, d).
+
+    Returns:
+        (mean, std), each (1, 1), or (R, 1, 1).
+    """
     return x.mean(dim=(-2, -1), keepdim=True), x.std(dim=(-2, -1), keepdim=True)
 
 
@@ -95,9 +126,19 @@ def fit_scalar_standardizer(x: Tensor) -> tuple[Tensor, Tensor]:
 def standardize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """(x - mean) / std, with statistics fitted on the training points.
 
-    mean and std as fit_standardizer returns them: (1, d), or (R, 1, d) for (R, n, d)
-    x (or (1, 1), (R, 1, 1) from fit_scalar_standardizer). Raises ShapeError when they
-    do not fit x, ValueError for a std that is not > 0.
+    Args:
+        x: (n, d) or (R, n, d) points.
+        mean: (1, d), or (R, 1, d) for (R, n, d) x, as fit_standardizer returns it
+            ((1, 1) or (R, 1, 1) from fit_scalar_standardizer).
+        std: of mean's shape, every value > 0.
+
+    Returns:
+        The standardised points, of x's shape.
+
+    Raises:
+        TypeError: a tensor that is not floating point.
+        ShapeError: mean and std do not fit x.
+        ValueError: a std that is not > 0.
     """
     for what, t in (("x", x), ("mean", mean), ("std", std)):
         check_tensor("standardize", t, what)
@@ -123,11 +164,23 @@ def permutation(
 ) -> Tensor:
     """A uniformly random order of range(n) (one per replica): argsort of random keys.
 
-    Returns a (n,) int64 tensor, or (R, n) with replicas=R (row r: replica r's order).
-    The keys are random integers below 2^b, b = 62 - bits of R (55 for R = 100): two
-    keys of one row are equal with probability about n^2 / 2^(b+1), and then the stable
-    sort keeps their index order. Raises ArgumentError for sizes that are not integers >= 1.
-    Used in notebooks/07_training.ipynb.
+    The keys are random integers below 2^b, b = 62 - bits of R (55 for R = 100); two keys
+    of one row are equal with probability about n^2 / 2^(b+1), and then the stable sort
+    keeps their index order.
+
+    Args:
+        n: how many indices, an integer >= 1.
+        generator: the torch.Generator of the keys (None: torch's global one).
+        replicas: R for one order per replica, or None.
+        device: of the result.
+
+    Returns:
+        int64 indices (n,), or (R, n) (row r: replica r's order).
+
+    Raises:
+        ArgumentError: n or replicas not an integer >= 1.
+
+    Derived in notebooks/07_training.ipynb.
     """
     check_size("permutation", "n", n)
     replicas = None if replicas is None else check_size("permutation", "replicas", replicas)
@@ -153,7 +206,18 @@ def shuffled_batches(
 ) -> Iterator[Tensor]:
     """Index tensors of one epoch: a fresh permutation per replica, cut into batches.
 
-    Yields (batch,) indices, or (R, batch) with replicas=R; the last batch may be short.
+    Args:
+        n: points in the data, an integer >= 1.
+        batch_size: points per batch, an integer >= 1; the last batch may be shorter.
+        generator: the torch.Generator of the permutation (None: torch's global one).
+        replicas: R for one permutation per replica, or None.
+        device: of the indices.
+
+    Yields:
+        int64 indices (batch,), or (R, batch) with replicas=R.
+
+    Raises:
+        ArgumentError: a size that is not an integer >= 1.
     """
     check_size("shuffled_batches", "batch_size", batch_size)
     order = permutation(n, generator=generator, replicas=replicas, device=device)

@@ -1,13 +1,16 @@
 """The report's 100-run experiment, run as R replicas in one pass (or one network at a time).
 
-Recipes are selected in notebooks/09_recipes.ipynb; the published figures are reproduced in
-notebooks/10_reproduction.ipynb (replicas in notebooks/08_replicas.ipynb).
+minidl's replicas are what torch calls model ensembling: R copies of one architecture
+stacked along a new leading dimension (torch.func.stack_module_state) and run in one pass
+(torch.func.vmap); here each layer holds the stacked parameters itself, and a batched
+product does what vmap does. Recipes are selected in notebooks/09_recipes.ipynb; the
+published figures are reproduced in notebooks/10_reproduction.ipynb (replicas in
+notebooks/08_replicas.ipynb).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,210 +19,45 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .activations import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Tanh
-from .data import (
-    CENTER,
-    QUARTER_CENTER,
-    QUARTER_RADIUS,
-    RADIUS,
-    disk_dataset,
-    fit_scalar_standardizer,
-    fit_standardizer,
-    standardize,
-)
-from .linear import Linear
-from .losses import BCELoss, MSELoss, _Loss
-from .module import ArgumentError, Module, ShapeError, check_size, check_tensor
+from .checks import ArgumentError, check_size
+from .data import disk_dataset, fit_scalar_standardizer, fit_standardizer, standardize
+from .module import Module
 from .optim import SGD
-from .sequential import Sequential
+from .recipes import ACTIVATIONS as ACTIVATIONS
+from .recipes import LOSSES as LOSSES
+from .recipes import RECIPES as RECIPES
+from .recipes import REPORT_TEST_ERROR as REPORT_TEST_ERROR
+from .recipes import REPORT_TRAIN_ERROR as REPORT_TRAIN_ERROR
+from .recipes import SCALINGS as SCALINGS
+from .recipes import TASKS as TASKS
+from .recipes import TRAIN_COUNTS as TRAIN_COUNTS
+from .recipes import Recipe as Recipe
+from .recipes import SigmoidBCELoss as SigmoidBCELoss
+from .recipes import build_network as build_network
+from .recipes import check_recipe as check_recipe
 from .train import History, RestartRule, error_rate, train
 
-# The report's figures over 100 runs, in percent: (mean, standard deviation).
-REPORT_TRAIN_ERROR = (0.92, 0.36)
-REPORT_TEST_ERROR = (2.38, 1.04)
-
-ACTIVATIONS: dict[str, Callable[[], Module]] = {
-    "elu": ELU,
-    "relu": ReLU,
-    "selu": SELU,
-    "tanh": Tanh,
-    "leaky_relu": LeakyReLU,
-    "sigmoid": Sigmoid,
-}
-
-
-class SigmoidBCELoss(_Loss):
-    """L = BCE(sigmoid(p), t): the loss of the report's code, a second sigmoid on the output.
-
-    The network already ends in a Sigmoid, so sigmoid(p) lies in (0.5, 0.74): the loss can
-    never reach 0. Built from minidl's Sigmoid and BCELoss, so backward is the true gradient,
-    dL/dp = (sigmoid(p) - t) / N (the code returned that divided by s (1 - s), 4 to 5 times
-    larger). Shapes and errors as BCELoss. Derived in notebooks/10_reproduction.ipynb.
-    """
-
-    def __init__(self) -> None:
-        self.sigmoid, self.bce = Sigmoid(), BCELoss()
-
-    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        """The mean of BCE(sigmoid(prediction), target): a scalar, or one per replica."""
-        check_tensor("SigmoidBCELoss", prediction, "prediction")
-        check_tensor("SigmoidBCELoss", target, "target")
-        if prediction.shape != target.shape:
-            raise ShapeError(
-                f"SigmoidBCELoss: prediction {tuple(prediction.shape)} and target "
-                f"{tuple(target.shape)} must have the same shape (no broadcasting)"
-            )
-        return self.bce(self.sigmoid(prediction), target)
-
-    def backward(self, grad_output: Tensor | None = None) -> Tensor:
-        """dL/dprediction, through BCELoss's backward and then Sigmoid's."""
-        return self.sigmoid.backward(self.bce.backward(grad_output))
-
-
-LOSSES: dict[str, Callable[[], _Loss]] = {
-    "mse": MSELoss,
-    "bce": BCELoss,
-    "sigmoid-bce": SigmoidBCELoss,
-}
-# name -> (centre, radius) of the disk whose points are labelled 1; both have area 1/2.
-TASKS: dict[str, tuple[tuple[float, float], float]] = {
-    "disk": ((CENTER, CENTER), RADIUS),  # the EE-559 handout's, and the report's text
-    "quarter-disk": (QUARTER_CENTER, QUARTER_RADIUS),  # the report's published code
-}
-SCALINGS = ("feature", "scalar")
-TRAIN_COUNTS = ("final", "last-epoch")
-ENGINES = ("replicas", "loop")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything about a training run that the report leaves open or that we vary.
-
-    The fields after `restart` describe how the report's published code differs from its
-    text; their defaults are the text's (and the EE-559 handout's) protocol.
-    """
-
-    lr: float
-    momentum: float = 0.2
-    hidden: tuple[str, ...] = ("elu", "relu", "selu")  # one activation per hidden layer
-    width: int = 25
-    loss: str = "mse"  # "mse", "bce", or "sigmoid-bce" (the code's: BCE after a 2nd sigmoid)
-    bias_std: float = 1.0
-    use_gain: bool = True  # False: every layer gets gain 1 (plain Xavier)
-    standardize: bool = True
-    restart: bool = True
-    restart_tol: float = 1e-4  # on the epoch's mean loss per point (RestartRule.tol)
-    scaling: str = "feature"  # "feature": per feature, the train set's statistics for
-    # both sets; "scalar": one mean and sd over all coordinates, each set its own (the code)
-    code_gains: bool = False  # True: the ELU layer gets gain 1, as in the code
-    task: str = "disk"  # "disk" (centre (0.5, 0.5)) or "quarter-disk" (the code's)
-    target_scale: float = 1.0  # the train targets are y * target_scale (the code: 0.9)
-    error_band: float = 0.0  # 0: wrong when (output > 0.5) != label; b > 0: wrong when
-    # |output - target| > b (the code: 0.45; train targets scaled, test targets 0 / 1)
-    shuffle: bool = True  # False: batches in the data's order every epoch (the code)
-    train_count: str = "final"  # train error of the "final" network, or the running
-    # count of the "last-epoch" (the code's, and the report's "on the last epoch")
-
-
-RECIPES: dict[str, Recipe] = {
-    # The report's description: biases N(0, 1), raw inputs in [0, 1]^2. Its lr is
-    # unstated: chosen on validation runs in notebooks/09_recipes.ipynb.
-    "report": Recipe(lr=0.5, bias_std=1.0, standardize=False),
-    # Standardised inputs, zero biases, lr 0.1 (the report's network, loss, momentum and
-    # budget): within noise of the best on the validation runs of notebooks/09_recipes.ipynb.
-    "default": Recipe(lr=0.1, bias_std=0.0, standardize=True),
-    # The protocol of the report's published code, built from minidl's correct modules
-    # (notebooks/10_reproduction.ipynb). Its restart rule: from epoch index 10, the summed
-    # epoch loss (1,000 points) moved by < 1e-3, i.e. 1e-6 per point. The code's lr does not
-    # carry over (its loss gradient was 4-5x too large): the validation winner, notebook 10.
-    "report-code": Recipe(
-        lr=0.7,
-        bias_std=1.0,
-        standardize=True,
-        scaling="scalar",
-        restart_tol=1e-6,
-        code_gains=True,
-        loss="sigmoid-bce",
-        task="quarter-disk",
-        target_scale=0.9,
-        error_band=0.45,
-        shuffle=False,
-        train_count="last-epoch",
-    ),
-}
-
-
-def check_recipe(recipe: Recipe, owner: str = "check_recipe") -> Recipe:
-    """Return recipe if every field holds a value minidl knows, else raise ArgumentError.
-
-    Names (loss, task, scaling, train_count) must be keys of their registries; lr must be a
-    finite number > 0, momentum lie in [0, 1), target_scale in (0, 1], error_band in [0, 1).
-    The message names `owner` (the caller) and the field.
-    """
-    choices: tuple[tuple[str, str, Any], ...] = (
-        ("loss", recipe.loss, LOSSES),
-        ("task", recipe.task, TASKS),
-        ("scaling", recipe.scaling, SCALINGS),
-        ("train_count", recipe.train_count, TRAIN_COUNTS),
-    )
-    for what, choice, allowed in choices:
-        if choice not in allowed:
-            raise ArgumentError(f"{owner}: {what} must be one of {list(allowed)}, got {choice!r}")
-    if not (math.isfinite(recipe.lr) and recipe.lr > 0):
-        raise ArgumentError(f"{owner}: lr must be a finite number > 0, got {recipe.lr!r}")
-    if not 0 <= recipe.momentum < 1:
-        raise ArgumentError(f"{owner}: momentum must lie in [0, 1), got {recipe.momentum!r}")
-    if not 0 < recipe.target_scale <= 1 or not 0 <= recipe.error_band < 1:
-        raise ArgumentError(
-            f"{owner}: target_scale must lie in (0, 1] and error_band in [0, 1), got "
-            f"{recipe.target_scale!r} and {recipe.error_band!r}"
-        )
-    return recipe
-
-
-def build_network(
-    recipe: Recipe,
-    *,
-    replicas: int | None = None,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
-) -> Sequential:
-    """2 -> width -> ... -> 1 with the recipe's hidden activations and a sigmoid output.
-
-    Each Linear gets the gain of the activation that follows it (gain 1 for all with
-    use_gain=False, and for the ELU layer with code_gains=True) and biases N(0, bias_std^2).
-    """
-    kw: dict[str, Any] = dict(
-        replicas=replicas,
-        generator=generator,
-        dtype=dtype,
-        device=device,
-        bias_std=recipe.bias_std,
-    )
-    modules: list[Module] = []
-    fan_in = 2
-    for name in (*recipe.hidden, "sigmoid"):
-        if name not in ACTIVATIONS:
-            raise ArgumentError(f"build_network: unknown activation {name!r}")
-        fan_out = 1 if name == "sigmoid" else recipe.width
-        plain = not recipe.use_gain or (recipe.code_gains and name == "elu")
-        nonlinearity = "linear" if plain else name  # "linear": gain 1
-        modules += [Linear(fan_in, fan_out, nonlinearity, **kw), ACTIVATIONS[name]()]
-        fan_in = fan_out
-    return Sequential(*modules)
+ENGINES = ("replicas", "loop")  # reproduce(engine=...): all R at once, or one by one
 
 
 @dataclass
 class Result:
-    """Per-run train and test errors (in percent), restarts, wall time and the config."""
+    """What reproduce() measured: one entry per run, errors in PERCENT (4.2 is 4.2 %).
 
-    train_errors: list[float]
-    test_errors: list[float]
-    restarts: list[int]
-    diverged: list[bool]
-    seconds: float
-    config: dict[str, Any] = field(default_factory=dict)
+    History holds fractions; reproduce() turns the final ones into exact percentages of
+    the n points. train_errors and test_errors list one error per run;
+    train_error_mean_sd and test_error_mean_sd give (mean, sd) over the runs. to_json()
+    and from_json() write and read the summary that `python -m minidl reproduce --json`
+    writes (its keys: train_error_mean, train_error_std, per_run, ...).
+    Derived in notebooks/09_recipes.ipynb.
+    """
+
+    train_errors: list[float]  # one per run, in percent
+    test_errors: list[float]  # one per run, in percent
+    restarts: list[int]  # how many times each run's network was redrawn
+    diverged: list[bool]  # whether each run's loss was ever non-finite
+    seconds: float  # wall time of the training
+    config: dict[str, Any] = field(default_factory=dict)  # the run's settings and Recipe
     model: Module | None = field(default=None, repr=False)  # the trained replicas
     data: tuple[Tensor, ...] = field(default=(), repr=False)  # x, target, x_test, y_test, as fed
     standardizer: tuple[Tensor, Tensor] | None = field(default=None, repr=False)  # the train's
@@ -232,20 +70,21 @@ class Result:
         return mean, var**0.5
 
     @property
-    def train_error(self) -> tuple[float, float]:
-        """Mean and sample standard deviation of the train error, in percent."""
+    def train_error_mean_sd(self) -> tuple[float, float]:
+        """(mean, sample standard deviation) of train_errors over the runs, in percent."""
         return self._mean_std(self.train_errors)
 
     @property
-    def test_error(self) -> tuple[float, float]:
-        """Mean and sample standard deviation of the test error, in percent."""
+    def test_error_mean_sd(self) -> tuple[float, float]:
+        """(mean, sample standard deviation) of test_errors over the runs, in percent."""
         return self._mean_std(self.test_errors)
 
     @classmethod
     def from_json(cls, summary: dict[str, Any]) -> Result:
         """A Result back from `to_json()`'s summary (no model, data, standardiser or history).
 
-        Raises ValueError naming the missing key when the summary is not one of a run.
+        Raises:
+            ValueError: the summary is not one of a run; the message names the missing key.
         """
         try:
             per_run = summary["per_run"]
@@ -275,10 +114,10 @@ class Result:
         """The summary that `python -m minidl reproduce --json PATH` writes."""
         return {
             "runs": len(self.train_errors),
-            "train_error_mean": self.train_error[0],
-            "train_error_std": self.train_error[1],
-            "test_error_mean": self.test_error[0],
-            "test_error_std": self.test_error[1],
+            "train_error_mean": self.train_error_mean_sd[0],
+            "train_error_std": self.train_error_mean_sd[1],
+            "test_error_mean": self.test_error_mean_sd[0],
+            "test_error_std": self.test_error_mean_sd[1],
             "restarts": sum(self.restarts),
             "seconds": self.seconds,
             "config": self.config,
@@ -324,10 +163,35 @@ def reproduce(
 ) -> Result:
     """Train `runs` networks, each on its own fresh train and test set of n points.
 
-    The recipe (a name in RECIPES or a Recipe) fixes the network and training choices;
-    lr, momentum and any Recipe field given as a keyword override it. The same seed gives
-    the same data, initial weights and batches with either engine; restarts draw from a
-    stream of their own, so one network's restart leaves the others' runs unchanged.
+    The recipe fixes the network and training choices; lr, momentum and any Recipe field
+    given as a keyword override it. The same seed gives the same data, initial weights
+    and batches with either engine; restarts draw from a stream of their own, so one
+    network's restart leaves the others' runs unchanged.
+
+    Args:
+        runs: R, the number of networks, an integer >= 1.
+        epochs: passes over each train set, an integer >= 1.
+        batch_size: points per step, an integer >= 1.
+        n: points in each train set and in each test set, an integer >= 1.
+        lr: the learning rate (None: the recipe's).
+        momentum: the momentum (None: the recipe's).
+        recipe: a name in RECIPES, or a Recipe.
+        seed: seeds the data, the initial weights and the batches (the redraws use
+            seed + 2^32).
+        engine: "replicas" (all R networks in one pass) or "loop" (one at a time).
+        device: where to train, "cpu" or another torch device.
+        dtype: of the data and parameters.
+        on_epoch: called as on_epoch(epoch) after each epoch (a progress bar).
+        **changes: Recipe fields to change, such as bias_std=0.0.
+
+    Returns:
+        The Result, R train and test errors in percent, with the model, data and History.
+
+    Raises:
+        ArgumentError: a bad size, engine, recipe name or recipe value.
+        TypeError: a keyword that is not a Recipe field.
+
+    Derived in notebooks/09_recipes.ipynb (as replicas in notebooks/08_replicas.ipynb).
     """
     for name, value in (("runs", runs), ("epochs", epochs), ("batch_size", batch_size), ("n", n)):
         check_size("reproduce", name, value)

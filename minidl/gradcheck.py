@@ -10,16 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .losses import _Loss
-from .module import (
-    ArgumentError,
-    Module,
-    check_finite,
-    check_number,
-    check_tensor,
-    link_gradient,
-    no_saving,
-)
+from .checks import ArgumentError, check_finite, check_number, check_tensor
+from .losses import Loss
+from .module import Module, link_gradient, no_saving
 from .testing import unravel_index
 
 
@@ -63,8 +56,30 @@ def gradcheck(
 ) -> GradcheckResult:
     """Compare backward with central differences of L = sum(u * module(x)), u random.
 
-    For a loss module, pass the target and L is the loss itself. Work in float64:
-    x and the parameters should be float64. Checks dL/dx and every dL/dparam.
+    Checks dL/dx and every dL/dparam, entry by entry: (L(v + eps) - L(v - eps)) / 2 eps
+    against what backward gives, within atol + rtol |central difference|.
+
+    Args:
+        module: any minidl Module; for a loss, L = sum(u * loss(x, target)).
+        x: the input, float64, finite, of the shape the module takes.
+        target: the target of a loss module, of x's shape (None for other modules).
+        eps: the step h of the central differences, > 0.
+        atol: the absolute tolerance, >= 0.
+        rtol: the relative tolerance, >= 0.
+        generator: the torch.Generator of u (None: torch's global one).
+        raise_on_failure: raise AssertionError instead of returning a failed result.
+
+    Returns:
+        A GradcheckResult, true when every entry agrees; str() of it is one line that
+        reads the same on every CPU.
+
+    Raises:
+        TypeError: module is not a Module, or x or a parameter is not float64.
+        ValueError: x not finite; a loss without target, or a target for another module.
+        ArgumentError: a bad eps, atol or rtol.
+        AssertionError: (raise_on_failure) an entry disagrees; the message names it.
+
+    Derived in notebooks/01_linear.ipynb.
     """
     if not isinstance(module, Module):
         hint = " (the class: call it, e.g. Tanh())" if isinstance(module, type) else ""
@@ -77,7 +92,7 @@ def gradcheck(
         check_number("gradcheck", arg_name, arg, positive=arg_name == "eps")
     if atol < 0 or rtol < 0:
         raise ArgumentError(f"gradcheck: atol and rtol must be >= 0, got {atol!r}, {rtol!r}")
-    is_loss = isinstance(module, _Loss)
+    is_loss = isinstance(module, Loss)
     if is_loss and target is None:
         raise ValueError("gradcheck: a loss module needs a target")
     if not is_loss and target is not None:
@@ -90,7 +105,7 @@ def gradcheck(
     x = x.detach().contiguous().clone()  # perturbed in place below, through a flat view
 
     def run() -> Tensor:
-        return module(x, target) if is_loss else module(x)  # type: ignore[call-arg]
+        return module(x, target) if is_loss else module(x)
 
     out = run()  # also saves what backward needs
     u = torch.empty(out.shape, dtype=out.dtype, device=out.device).normal_(generator=generator)

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-from .module import ArgumentError, check_number
+from .checks import ArgumentError, check_number
 
 NONLINEARITIES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "elu")
 PARAMETRIC = ("leaky_relu", "elu")  # the gain depends on the slope / alpha
@@ -34,10 +34,22 @@ def gain(nonlinearity: str, param: float | None = None, *, owner: str = "gain") 
     after f.
     relu sqrt(2) and leaky_relu sqrt(2 / (1 + slope^2)) keep E[f(z)^2] = E[z^2];
     elu uses the same rule, 1 / sqrt(E[elu(z)^2]) for z ~ N(0, 1) (about 1.406 for
-    alpha = 0.2); tanh 5/3 and selu 3/4 are PyTorch's values. `param` is the
-    leaky_relu slope or the elu alpha (default 0.2, minidl's defaults); the other
-    nonlinearities take none. Raises ValueError (an ArgumentError) for an unknown
-    nonlinearity, a param where none is taken, or an elu alpha <= 0.
+    alpha = 0.2); tanh 5/3 and selu 3/4 are PyTorch's values.
+
+    Args:
+        nonlinearity: one of "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
+            "elu".
+        param: the leaky_relu slope or the elu alpha (default 0.2, minidl's defaults);
+            the other nonlinearities take none.
+        owner: the caller named in error messages.
+
+    Returns:
+        The gain g.
+
+    Raises:
+        ArgumentError: an unknown nonlinearity, a param where none is taken, or an elu
+            alpha <= 0 (a ValueError).
+
     Derived in notebooks/02_initialization.ipynb.
     """
     if nonlinearity not in NONLINEARITIES:
@@ -70,7 +82,18 @@ def gain(nonlinearity: str, param: float | None = None, *, owner: str = "gain") 
 def xavier_normal_(
     tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Fill tensor (..., out, in) in place from N(0, gain^2 2 / (in + out))."""
+    """W ~ N(0, gain^2 2 / (in + out)), drawn in place.
+
+    Args:
+        tensor: W, (out, in) or (R, out, in); filled in place.
+        gain: g, the factor on Xavier's standard deviation sqrt(2 / (in + out)).
+        generator: the torch.Generator of the draws (None: torch's global one).
+
+    Returns:
+        tensor itself.
+
+    Derived in notebooks/02_initialization.ipynb.
+    """
     fan_out, fan_in = tensor.shape[-2], tensor.shape[-1]
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return tensor.normal_(0.0, std, generator=generator)

@@ -8,17 +8,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .init import NONLINEARITIES, PARAMETRIC, gain, xavier_normal_
-from .module import (
+from .checks import (
     ArgumentError,
-    Module,
-    Parameter,
     ShapeError,
     check_mask,
     check_number,
     check_size,
     check_tensor,
 )
+from .init import NONLINEARITIES, PARAMETRIC, gain, xavier_normal_
+from .module import Module, Parameter
 
 
 class Linear(Module):
@@ -28,26 +27,28 @@ class Linear(Module):
     replicas=R, W is (R, out, in), b is (R, out) and x is (R, batch, in): R independent
     layers in one batched product.
 
-    Arguments:
+    Args:
+        in_features: the size of each input point, an integer >= 1.
+        out_features: the size of each output point, an integer >= 1.
+        nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of
+            the weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh"
+            5/3, "relu" sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu"
+            1 / sqrt(E[elu(z)^2]) (see gain()). The gain of the nonlinearity f that
+            follows a layer goes on that layer's weights, as in the report and torch's
+            kaiming init; notebook 02 measures it against the weights after f.
+        replicas: R for R independent layers in one, or None for one layer.
+        generator: the torch.Generator of the draws (None: torch's global one).
+        dtype: of the parameters, a floating dtype (inputs must match).
+        device: of the parameters.
+        bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero
+            biases measured better in notebooks/09_recipes.ipynb (the "default" recipe).
+        gain_param: the slope of the leaky_relu or the alpha of the elu that follows
+            (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer
+            whose gain_param differs from the activation after it.
 
-    - in_features, out_features: sizes, integers >= 1.
-    - nonlinearity: the activation that FOLLOWS this layer, which sets the gain g of the
-      weights W ~ N(0, g^2 2 / (in + out)): "linear" and "sigmoid" 1, "tanh" 5/3, "relu"
-      sqrt(2), "leaky_relu" sqrt(2 / (1 + slope^2)), "selu" 3/4, "elu" 1 / sqrt(E[elu(z)^2])
-      (see gain()). The gain of the nonlinearity f that follows a layer goes on that
-      layer's weights, as in the report and torch's kaiming init; notebook 02 measures it
-      against the weights after f.
-    - replicas: R for R independent layers in one, or None for one layer.
-    - generator: the torch.Generator of the draws (None: torch's global one).
-    - dtype, device: of the parameters (a floating dtype; inputs must match).
-    - bias_std: b ~ N(0, bias_std^2). The default 1.0 is the report's choice; zero biases
-      measured better in notebooks/09_recipes.ipynb (the "default" recipe).
-    - gain_param: the slope of the leaky_relu or the alpha of the elu that follows
-      (default 0.2, the defaults of LeakyReLU and ELU); Sequential refuses a layer whose
-      gain_param differs from the activation after it.
+    Raises:
+        ArgumentError: a bad argument (a ValueError and a TypeError).
 
-    Raises ArgumentError (a ValueError and TypeError) for bad arguments; forward raises
-    ShapeError for an input of the wrong shape and TypeError for another dtype.
     Derived in notebooks/01_linear.ipynb (the gain in notebooks/02_initialization.ipynb).
     """
 
@@ -96,21 +97,42 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """W ~ N(0, gain^2 2 / (in + out)), b ~ N(0, bias_std^2); a mask picks replicas."""
-        check_mask("Linear.reset_parameters", replicas, self.replicas)
+        """W ~ N(0, gain^2 2 / (in + out)), b ~ N(0, bias_std^2), drawn in that order.
+
+        Args:
+            generator: the torch.Generator of the draws (None: torch's global one).
+            mask: None, or a bool tensor (R,): only the replicas where it is True get
+                the new draws (every replica's values are drawn all the same).
+
+        Raises:
+            ArgumentError: a mask for a layer without replicas.
+            ShapeError: a mask that is not a bool tensor (R,).
+        """
+        check_mask("Linear.reset_parameters", mask, self.replicas)
         new_w = xavier_normal_(_like(self.weight.value), self.gain, generator)
         new_b = _like(self.bias.value).normal_(0.0, self.bias_std, generator=generator)
-        if replicas is None:
+        if mask is None:
             self.weight.value.copy_(new_w)
             self.bias.value.copy_(new_b)
         else:
-            self.weight.value[replicas] = new_w[replicas]
-            self.bias.value[replicas] = new_b[replicas]
+            self.weight.value[mask] = new_w[mask]
+            self.bias.value[mask] = new_b[mask]
 
     def forward(self, x: Tensor) -> Tensor:
-        """y = x W^T + b (batched over replicas when there are any)."""
+        """y = x W^T + b (batched over replicas when there are any).
+
+        Args:
+            x: (..., in), or (R, batch, in) for a layer with R replicas.
+
+        Returns:
+            y, (..., out) or (R, batch, out).
+
+        Raises:
+            TypeError: x is not a float tensor of the weights' dtype.
+            ShapeError: x does not end in in_features (with replicas: not (R, batch, in)).
+        """
         check_tensor(type(self).__name__, x)
         w, b = self.weight.value, self.bias.value
         if x.dtype != w.dtype:
@@ -120,6 +142,8 @@ class Linear(Module):
                 raise ShapeError(
                     f"{self!r}: expected input (..., {self.in_features}), got {tuple(x.shape)}"
                 )
+            # (B, out) = (out,) + (B, in) @ (in, out) in one fused addmm; with other
+            # leading dimensions, (..., out) = (..., in) @ (in, out), then + b
             if x.ndim == 2:
                 return self._save(b.addmm(x, w.t()), x)
             return self._save(x.matmul(w.t()).add_(b), x)
@@ -128,18 +152,35 @@ class Linear(Module):
                 f"{self!r}: expected input ({self.replicas}, batch, {self.in_features}), "
                 f"got {tuple(x.shape)}"
             )
-        # b + x W^T in one batched product: b (R, 1, out) broadcasts over the batch
+        # (R, B, out) = (R, 1, out) + (R, B, in) @ (R, in, out): b + x W^T in one batched
+        # product, b broadcast over the batch
         return self._save(b.unsqueeze(1).baddbmm(x, w.mT), x)
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        """Accumulate G^T X into weight.grad and sum_batch G into bias.grad; return G W."""
+        """dL/dX = G W; adds dL/dW = G^T X to weight.grad and dL/db = sum_batch G to bias.grad.
+
+        Args:
+            grad_output: G = dL/dy, of the output's shape (..., out) or (R, batch, out).
+
+        Returns:
+            dL/dx, of the input's shape (..., in) or (R, batch, in).
+
+        Raises:
+            RuntimeError: no saved forward to take (see Module).
+            ShapeError: grad_output not of the output's shape.
+            TypeError: grad_output not of the output's dtype.
+        """
         (x,) = self._saved_tensors(grad_output)
         g, w = grad_output, self.weight.value
         if self.replicas is None:  # any leading dimensions: flatten them into the batch
             g, x = g.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
-        # dL/dW = G^T X and dL/dX = G W. A product whose result has only a few columns is
-        # slow in the BLAS, so where in < out each is formed as a transpose: (X^T G)^T and
-        # (W^T G^T)^T. (mT transposes the last two dimensions.)
+        # dL/dW = G^T X and dL/dX = G W, with B the batch (all leading dimensions):
+        #   dL/dW (R, out, in) = (R, out, B) @ (R, B, in)
+        #   dL/dX (R, B, in) = (R, B, out) @ (R, out, in)
+        #   dL/db (R, out) = G (R, B, out) summed over B
+        # (without replicas, the same without R). A product whose result has only a few
+        # columns is slow in the BLAS, so where in < out each is formed as a transpose:
+        # (X^T G)^T and (W^T G^T)^T. (mT transposes the last two dimensions.)
         if self.in_features < self.out_features:
             self.weight.grad.add_((x.mT @ g).mT)
             grad_input = (w.mT @ g.mT).mT
@@ -155,7 +196,18 @@ class Linear(Module):
         return [self.weight, self.bias]
 
     def replica(self, r: int) -> Linear:
-        """A single-network Linear whose value tensors are views of replica r."""
+        """A single-network Linear whose value tensors are views of replica r.
+
+        Args:
+            r: the replica, an integer in [0, R).
+
+        Returns:
+            A Linear without replicas, weight (out, in) and bias (out,), sharing storage.
+
+        Raises:
+            ValueError: the layer has no replicas.
+            ArgumentError: r out of range.
+        """
         if self.replicas is None:
             raise ValueError(f"{self!r}: replica() needs a layer built with replicas=R")
         if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < self.replicas:
@@ -169,6 +221,7 @@ class Linear(Module):
         return twin
 
     def extra_repr(self) -> str:
+        """The constructor's arguments that repr() shows (the defaults left out)."""
         s = f"in_features={self.in_features}, out_features={self.out_features}"
         s += f", nonlinearity={self.nonlinearity!r}"
         if self.gain_param not in (None, 0.2):

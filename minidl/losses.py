@@ -9,28 +9,47 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .module import Module, ShapeError, check_tensor, link_gradient
+from .checks import ShapeError, check_tensor
+from .module import Module, link_gradient
 
 
-class _Loss(Module):
+class Loss(Module):
     """L = mean over the last two dimensions of an elementwise loss l(p, t).
 
+    The base of every loss: a Module whose call takes (prediction, target) and whose
+    backward() needs no argument. A subclass gives l (`elementwise`) and dl/dp
+    (`derivative`); CrossEntropyLoss also changes the reduction (`count`, `reduce`).
     backward() differentiates the loss computed last (a loss keeps one prediction and
     target); the gradient it returns is linked to that prediction, so the network's
     backward uses the forward pass that produced it. A prediction and target of different
     float dtypes are handled as torch does: the loss in the wider dtype, the gradient in
-    the prediction's. Raises TypeError for non-float tensors (or two dtypes of one size,
-    such as float16 and bfloat16), ShapeError for different shapes (no broadcasting).
+    the prediction's. Derived in notebooks/04_losses.ipynb.
     """
 
     _input: Tensor | None = None
     _target: Tensor | None = None
 
-    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """loss_fn(prediction, target) is loss_fn.forward(prediction, target)."""
         return self.forward(prediction, target)
 
-    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        """The mean loss: a scalar, or one value per replica."""
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """L(p, t): the mean of l(p, t) over the last two dimensions (batch and features).
+
+        Args:
+            prediction: p, (batch, k), or (R, batch, k) for R replicas (any shape with
+                at least the two dimensions the loss averages over).
+            target: t, of the shape of prediction (no broadcasting).
+
+        Returns:
+            The loss, a scalar, or (R,) for (R, batch, k) inputs.
+
+        Raises:
+            TypeError: a non-float tensor, tensors on two devices, or two float dtypes
+                of one size (float16 and bfloat16).
+            ShapeError: prediction and target of different shapes.
+            ValueError: values the loss is not defined for (BCELoss: outside [0, 1]).
+        """
         name = type(self).__name__
         check_tensor(name, prediction, "prediction")
         if isinstance(target, Tensor) and not target.is_floating_point():
@@ -62,7 +81,19 @@ class _Loss(Module):
         return self.reduce(self.elementwise(prediction, target))
 
     def backward(self, grad_output: Tensor | None = None) -> Tensor:
-        """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given)."""
+        """dL/dp = l'(p, t) / N, N = batch * features (times grad_output if given).
+
+        Args:
+            grad_output: None (dL/dL = 1), or dC/dL of the loss's shape, () or (R,).
+
+        Returns:
+            dL/dprediction (or dC/dprediction), of the prediction's shape and dtype.
+
+        Raises:
+            RuntimeError: backward() before forward().
+            ShapeError: grad_output not of the loss's shape.
+            TypeError: grad_output not a float tensor of the loss's dtype.
+        """
         name = type(self).__name__
         prediction, target = self._input, self._target
         if prediction is None or target is None:
@@ -98,22 +129,22 @@ class _Loss(Module):
         """Reject values the loss is not defined for (nothing to reject by default)."""
 
     def count(self, p: Tensor) -> int:
-        """N, the number of terms the loss averages: batch * features."""
+        """N = batch * features, the number of terms the loss averages (p is (..., batch, k))."""
         n = 1
         for d in _dims(p):
             n *= p.shape[d]
         return n
 
     def reduce(self, elementwise: Tensor) -> Tensor:
-        """The mean of l(p, t) over the last two dimensions."""
+        """L = the mean of l(p, t) over the last two dimensions: (..., batch, k) -> (...)."""
         return elementwise.mean(dim=_dims(elementwise))
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
-        """l(p, t) for each element."""
+        """l(p, t) for each element: a new tensor of p's shape (p and t of one dtype)."""
         raise NotImplementedError
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
-        """dl/dp for each element (a new tensor)."""
+        """dl/dp for each element: a new tensor of p's shape (backward divides it by N)."""
         raise NotImplementedError
 
 
@@ -132,27 +163,30 @@ def _dims(p: Tensor) -> tuple[int, ...]:
     return tuple(range(max(p.ndim - 2, 0), p.ndim))
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """L = mean (p - t)^2; dL/dp = 2 (p - t) / N.
 
     Derived in notebooks/04_losses.ipynb.
     """
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(p, t) = (p - t)^2."""
         return (p - t).square_()
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dp = 2 (p - t)."""
         return (p - t).mul_(2)
 
 
 LossMSE = MSELoss  # the EE-559 handout's name
 
 
-class BCELoss(_Loss):
+class BCELoss(Loss):
     """L = -mean [t log p + (1 - t) log(1 - p)], logs clamped at -100 as in torch.
 
     dL/dp = (p - t) / (p (1 - p)) / N, with p (1 - p) kept >= 1e-12, so the loss and its
-    gradient stay finite at p = 0 and p = 1. Derived in notebooks/04_losses.ipynb.
+    gradient stay finite at p = 0 and p = 1. forward raises ValueError for a prediction or
+    target outside [0, 1] (or NaN). Derived in notebooks/04_losses.ipynb.
     """
 
     def _check_values(self, prediction: Tensor, target: Tensor) -> None:
@@ -163,24 +197,26 @@ class BCELoss(_Loss):
                 raise ValueError(f"BCELoss: every {what} must lie in [0, 1]; found {bad!r}")
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(p, t) = -(t log p + (1 - t) log(1 - p)), each log clamped at -100."""
         log_p = p.log().clamp_(min=-100)
         log_q = p.neg().log1p_().clamp_(min=-100)  # log(1 - p), exact for small p
         return -(t * log_p + (1 - t) * log_q)
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dp = (p - t) / (p (1 - p)), the denominator kept >= 1e-12."""
         return (p - t).div_((p * (1 - p)).clamp_(min=1e-12))
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(Loss):
     """L = -mean over the batch of sum_k t_k log softmax(z)_k; dL/dz = (softmax(z) - t) / batch.
 
     logits z and target t have the same shape (..., batch, k), k >= 2; t holds class
     probabilities (each row in [0, 1], summing to 1; one-hot for hard labels). log softmax
     is computed as (z - max z) - log sum e^(z - max z), which never overflows. The
     gradient is softmax(z) sum_k t_k - t, which is softmax(z) - t for probability rows
-    (the multi-class twin of BCE after a sigmoid). Raises ShapeError for other shapes and
-    ValueError for targets that are not probabilities. Matches
-    torch.nn.functional.cross_entropy with probability targets.
+    (the multi-class twin of BCE after a sigmoid). Matches torch.nn.functional.cross_entropy
+    with probability targets. forward raises ShapeError for logits that are not
+    (..., batch, k) with k >= 2, and ValueError for targets that are not probabilities.
     Derived in notebooks/04_losses.ipynb.
     """
 
@@ -208,17 +244,19 @@ class CrossEntropyLoss(_Loss):
             )
 
     def count(self, p: Tensor) -> int:
-        """The batch size: the loss sums over the k classes and averages over the batch."""
+        """N = batch: the loss sums over the k classes and averages over the batch."""
         return p.shape[-2]
 
     def reduce(self, elementwise: Tensor) -> Tensor:
-        """Sum over the classes, mean over the batch (the last two dimensions)."""
+        """L = the sum over the classes, mean over the batch: (..., batch, k) -> (...)."""
         return elementwise.sum(dim=(-2, -1)).div_(elementwise.shape[-2])
 
     def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+        """l(z, t)_k = -t_k log softmax(z)_k."""
         return _log_softmax(p).mul_(t).neg_()
 
     def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+        """dl/dz = softmax(z) sum_k t_k - t (softmax(z) - t for probability rows)."""
         return _log_softmax(p).exp_().mul_(t.sum(dim=-1, keepdim=True)).sub_(t)
 
 

@@ -6,32 +6,23 @@ Derived in notebooks/01_linear.ipynb.
 from __future__ import annotations
 
 import copy
-import functools
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-F = TypeVar("F", bound=Callable[..., Any])
+from .checks import ArgumentError as ArgumentError
+from .checks import ShapeError as ShapeError
+from .checks import check_finite as check_finite
+from .checks import check_mask as check_mask
+from .checks import check_number as check_number
+from .checks import check_size as check_size
+from .checks import check_tensor as check_tensor
+from .checks import without_history as without_history
+
 M = TypeVar("M", bound="Module")
-
-
-class ShapeError(ValueError, RuntimeError):
-    """A tensor has the wrong shape: a ValueError, and a RuntimeError as in torch.
-
-    Shown in notebooks/01_linear.ipynb.
-    """
-
-
-class ArgumentError(ValueError, TypeError):
-    """A constructor argument is not of the required kind or range.
-
-    Shown in notebooks/01_linear.ipynb.
-    """
 
 
 def zeros_like(t: Tensor) -> Tensor:
@@ -39,78 +30,15 @@ def zeros_like(t: Tensor) -> Tensor:
     return torch.empty(t.shape, dtype=t.dtype, device=t.device).zero_()
 
 
-def check_size(owner: str, name: str, value: Any) -> int:
-    """Return value if it is an integer >= 1, else raise ArgumentError."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ArgumentError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def check_number(
-    owner: str, name: str, value: Any, *, positive: bool = False, finite: bool = True
-) -> float:
-    """Return value as a float if it is a real number (> 0 if positive), else ArgumentError."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ArgumentError(f"{owner}: {name} must be a number, got {value!r}")
-    v = float(value)
-    if (finite and not math.isfinite(v)) or (positive and not v > 0):
-        kind = "a finite number" if finite else "a number"
-        raise ArgumentError(
-            f"{owner}: {name} must be {kind}{' > 0' if positive else ''}, got {v!r}"
-        )
-    return v
-
-
-def check_tensor(owner: str, x: Any, what: str = "input") -> Tensor:
-    """Return x if it is a floating-point tensor, else raise TypeError."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner}: {what} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{owner}: {what} must be a floating-point tensor, got {x.dtype}")
-    return x
-
-
-def check_finite(owner: str, x: Tensor, what: str) -> Tensor:
-    """Return x if every value is finite, else raise ValueError naming the first bad entry."""
-    bad = ~x.isfinite()
-    if bool(bad.any()):
-        count = int(bad.sum())
-        index = tuple(int(i) for i in bad.nonzero()[0].tolist())
-        raise ValueError(
-            f"{owner}: {what} holds {count} non-finite value(s) (NaN or inf), the first "
-            f"{x[index].item()!r} at index {list(index)}; clean or drop those points first"
-        )
-    return x
-
-
-def check_mask(owner: str, mask: Any, replicas: int | None) -> None:
-    """mask must be None or a bool tensor of shape (replicas,)."""
-    if mask is None:
-        return
-    if replicas is None:
-        raise ArgumentError(f"{owner}: a replica mask needs parameters built with replicas=R")
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (replicas,):
-        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask)
-        raise ShapeError(
-            f"{owner}: replicas must be a bool mask of shape ({replicas},), got {got}"
-        )
-
-
-def without_history(method: F) -> F:
-    """Run method with torch's graph recording off (a no-op check when it is already off)."""
-
-    @functools.wraps(method)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if torch.is_grad_enabled():
-            with torch.no_grad():
-                return method(*args, **kwargs)
-        return method(*args, **kwargs)
-
-    return run  # type: ignore[return-value]
-
-
 class Parameter:
     """A trainable tensor `value` and the gradient `grad` that minidl fills by hand.
+
+    Args:
+        value: the tensor to train, any shape, floating point; its storage is kept
+            (detached from torch's graph), and `grad` starts as zeros of its shape.
+
+    Raises:
+        TypeError: value is not a floating-point tensor.
 
     Derived in notebooks/01_linear.ipynb.
     """
@@ -122,7 +50,15 @@ class Parameter:
 
     @classmethod
     def from_pair(cls, value: Tensor, grad: Tensor) -> Parameter:
-        """A Parameter over the handout's (value, gradient) pair, sharing both tensors."""
+        """A Parameter over the handout's (value, gradient) pair, sharing both tensors.
+
+        Args:
+            value: the parameter's tensor.
+            grad: its gradient, of the same shape (not checked here; SGD checks it).
+
+        Returns:
+            A Parameter whose value and grad are these very tensors.
+        """
         p = cls.__new__(cls)
         p.value, p.grad = value, grad
         return p
@@ -151,8 +87,11 @@ class _Saved:
 
 
 class _Passes:
-    """Shared bookkeeping: the forward and backward pass running now, and the gradient
-    that a loss (or gradcheck) handed out last together with the prediction it is for."""
+    """Shared bookkeeping of forward and backward passes.
+
+    The forward and backward pass running now, and the gradient that a loss (or
+    gradcheck) handed out last together with the prediction it is for.
+    """
 
     def __init__(self) -> None:
         self.count = 0
@@ -172,8 +111,11 @@ PASSES = _Passes()
 
 
 def link_gradient(gradient: Tensor, prediction: Tensor) -> Tensor:
-    """Record that `gradient` is dL/d`prediction`, so that backward(gradient) uses the
-    forward pass that produced prediction, whatever other forwards ran since."""
+    """Record that `gradient` is dL/d`prediction`, and return it.
+
+    A later backward(gradient) then uses the forward pass that produced prediction,
+    whatever other forwards ran since. Losses and gradcheck call it.
+    """
     PASSES.gradient, PASSES.prediction = gradient, prediction
     return gradient
 
@@ -240,16 +182,28 @@ class Module:
             if name in cls.__dict__:
                 setattr(cls, name, without_history(cls.__dict__[name]))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Compute the output and keep what backward will need."""
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """y = f(x); save what backward will need.
+
+        A layer takes forward(x); a loss (see Loss) takes forward(prediction, target).
+        Each subclass documents its shapes and errors.
+        """
         raise NotImplementedError
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        """Return dL/dx given dL/dy; add dL/dp to each parameter's grad."""
+        """dL/dx from dL/dy; dL/dp is ADDED to each parameter's grad.
+
+        Args:
+            grad_output: dL/dy, of the shape of the output y.
+
+        Returns:
+            dL/dx, of the shape of the input x.
+        """
         raise NotImplementedError
 
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.forward(x)
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        """module(x) is module.forward(x)."""
+        return self.forward(*args, **kwargs)
 
     def params(self) -> list[Parameter]:
         """The trainable parameters, in a fixed order."""
@@ -261,7 +215,7 @@ class Module:
         return [(names.get(id(p), str(i)), p) for i, p in enumerate(self.params())]
 
     def param(self) -> list[tuple[Tensor, Tensor]]:
-        """The handout's view of params(): (value, gradient) pairs."""
+        """The handout's view of params(): (value, gradient) pairs, the same tensors."""
         return [(p.value, p.grad) for p in self.params()]
 
     def zero_grad(self) -> None:
@@ -274,7 +228,17 @@ class Module:
         return []
 
     def train(self, mode: bool = True) -> Module:
-        """Training mode (the default): forward() saves what backward() needs."""
+        """Training mode (the default): forward() saves what backward() needs.
+
+        Args:
+            mode: True for training mode, False for evaluation mode (as eval()).
+
+        Returns:
+            This module, switched with all its children.
+
+        Raises:
+            ArgumentError: mode is not a bool.
+        """
         if not isinstance(mode, bool):
             raise ArgumentError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         self.training = mode
@@ -296,9 +260,17 @@ class Module:
     def load_state_dict(self, state: Mapping[str, Tensor], strict: bool = True) -> None:
         """Copy every value of state into the parameter of the same name, in place.
 
-        Raises KeyError naming missing and unexpected keys (with strict=False, as in
-        torch, only the keys both have are copied), TypeError for values that are not
-        tensors, ShapeError for a shape that differs; nothing is copied then.
+        Args:
+            state: {name: tensor}, as state_dict() gives, each of its parameter's shape.
+            strict: as in torch: True requires the same names; False copies only the
+                names both have.
+
+        Raises:
+            KeyError: (strict) missing or unexpected keys, all named.
+            TypeError: state is not a mapping, or a value is not a tensor.
+            ShapeError: a value's shape differs from its parameter's.
+
+        Nothing is copied when it raises.
         """
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, Mapping):
@@ -333,12 +305,25 @@ class Module:
         return list(found.values())
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """Redraw the parameters (only the replicas where the bool mask is True)."""
+        """Redraw the parameters (a layer without parameters does nothing).
+
+        Args:
+            generator: the torch.Generator of the draws (None: torch's global one).
+            mask: None to redraw everything, or a bool tensor (R,) that picks the
+                replicas to redraw (train()'s restart rule uses it).
+        """
 
     def replica(self, r: int) -> Module:
-        """A single network that shares its storage with replica r of this one."""
+        """A single network that shares its storage with replica r of this one.
+
+        Args:
+            r: the replica, 0 <= r < R.
+
+        Returns:
+            A module without replicas whose parameters are views of replica r's.
+        """
         return self.fresh_copy()
 
     def fresh_copy(self: M) -> M:

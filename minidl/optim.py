@@ -10,25 +10,24 @@ from typing import Any
 
 from torch import Tensor
 
-from .module import (
-    ArgumentError,
-    Module,
-    Parameter,
-    check_mask,
-    check_number,
-    without_history,
-    zeros_like,
-)
+from .checks import ArgumentError, check_mask, check_number, without_history
+from .module import Module, Parameter, zeros_like
 
 
 class SGD:
     """v <- mu v + g; p <- p - lr v (v starts at 0), as in PyTorch's SGD.
 
-    params: model.params() (Parameter objects) or the EE-559 handout's model.param()
-    ((value, gradient) pairs, updated in place). lr: a finite number > 0; momentum mu
-    in [0, 1). Raises TypeError for params that are not such a list (a method not
-    called, a module, a tensor, ...), ValueError for an empty list or a parameter given
-    twice, ArgumentError for lr and momentum.
+    Args:
+        params: model.params() (Parameter objects) or the EE-559 handout's
+            model.param() ((value, gradient) pairs, updated in place), any shapes.
+        lr: the learning rate, a finite number > 0.
+        momentum: mu, in [0, 1) (0: plain SGD).
+
+    Raises:
+        TypeError: params is not such a list (a method not called, a module, a tensor).
+        ValueError: an empty list, or a parameter given twice.
+        ArgumentError: lr or momentum out of range.
+
     Derived in notebooks/06_sgd_momentum.ipynb.
     """
 
@@ -47,7 +46,7 @@ class SGD:
 
     @without_history
     def step(self) -> None:
-        """Update every parameter in place from its accumulated gradient."""
+        """v <- mu v + grad; value <- value - lr v, for every parameter, in place."""
         if not self.momentum:
             for p in self.params:
                 p.value.add_(p.grad, alpha=-self.lr)
@@ -58,7 +57,7 @@ class SGD:
             p.value.add_(v, alpha=-self.lr)
 
     def allocate_velocity(self) -> list[Tensor]:
-        """The velocity buffers, made (at zero) on first use."""
+        """The velocity buffers, one per parameter of its shape, made (at zero) on first use."""
         if len(self.velocity) != len(self.params):
             self.velocity = [zeros_like(p.value) for p in self.params]
         return self.velocity
@@ -68,15 +67,23 @@ class SGD:
         for p in self.params:
             p.grad.zero_()
 
-    def reset_velocity(self, replicas: Tensor | None = None) -> None:
-        """Forget the momentum (only of the replicas where the bool mask is True)."""
-        if replicas is not None and self.velocity:
-            check_mask("SGD.reset_velocity", replicas, self.velocity[0].shape[0])
+    def reset_velocity(self, mask: Tensor | None = None) -> None:
+        """v <- 0: forget the momentum.
+
+        Args:
+            mask: None for every replica, or a bool tensor (R,): only the replicas where
+                it is True (train()'s restart rule uses it).
+
+        Raises:
+            ShapeError: a mask that is not a bool tensor (R,).
+        """
+        if mask is not None and self.velocity:
+            check_mask("SGD.reset_velocity", mask, self.velocity[0].shape[0])
         for v in self.velocity:
-            if replicas is None:
+            if mask is None:
                 v.zero_()
             else:
-                v[replicas] = 0
+                v[mask] = 0
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, momentum={self.momentum}, params={len(self.params)})"

@@ -11,16 +11,25 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .module import PASSES, ArgumentError, Module, Parameter
+from .checks import ArgumentError
+from .module import PASSES, Module, Parameter
 
 
 class Sequential(Module):
     """f = f_n o ... o f_1; backward applies the chain rule from f_n back to f_1.
 
     A module may appear more than once (its parameters are then listed once, and
-    backward adds up the gradients of every use). Raises TypeError for items that are
-    not modules, ArgumentError for layers with different replicas, and for a Linear whose
-    gain was set for another ELU alpha or LeakyReLU slope than the activation after it.
+    backward adds up the gradients of every use).
+
+    Args:
+        *modules: f_1, ..., f_n, each a minidl Module; layers with replicas must all
+            have the same R.
+
+    Raises:
+        TypeError: an item is not a module (a class instead of an instance, say).
+        ArgumentError: layers with different replicas, or a Linear whose gain was set
+            for another ELU alpha or LeakyReLU slope than the activation after it.
+
     Derived in notebooks/05_sequential.ipynb.
     """
 
@@ -45,7 +54,18 @@ class Sequential(Module):
             _check_gain(i, layer, after)
 
     def forward(self, x: Tensor) -> Tensor:
-        """x -> f_1(x) -> f_2(f_1(x)) -> ..."""
+        """y = f_n(... f_2(f_1(x))), every module saving what its backward needs.
+
+        Args:
+            x: the first module's input, (batch, in) or (R, batch, in) for replicas.
+
+        Returns:
+            The last module's output, (batch, out) or (R, batch, out).
+
+        Raises:
+            ShapeError: a module refuses the shape it gets (the message names it).
+            TypeError: a module refuses the dtype it gets.
+        """
         outermost = PASSES.forward is None
         if outermost:
             PASSES.forward = PASSES.new()  # the modules' saved tensors carry this pass
@@ -59,7 +79,17 @@ class Sequential(Module):
                 PASSES.forward = None
 
     def backward(self, grad_output: Tensor) -> Tensor:
-        """Pass dL/dy back through the modules in reverse order."""
+        """dL/dx by the chain rule: dL/dy through f_n's backward, then f_(n-1)'s, ... f_1's.
+
+        Args:
+            grad_output: dL/dy, of the output's shape.
+
+        Returns:
+            dL/dx, of the input's shape; every parameter's grad has dL/dp added.
+
+        Raises:
+            RuntimeError: backward in eval mode, or no forward to take (see Module).
+        """
         if not self.training:
             raise RuntimeError("Sequential: backward() in eval mode; call train() first")
         pass_id, outermost = self._begin_backward(grad_output)
@@ -89,14 +119,19 @@ class Sequential(Module):
         return list(self.modules)
 
     def reset_parameters(
-        self, generator: torch.Generator | None = None, replicas: Tensor | None = None
+        self, generator: torch.Generator | None = None, mask: Tensor | None = None
     ) -> None:
-        """Redraw every module's parameters, first module first."""
+        """Redraw every module's parameters, first module first.
+
+        Args:
+            generator: the torch.Generator of the draws (None: torch's global one).
+            mask: None, or a bool tensor (R,) that picks the replicas to redraw.
+        """
         for m in self.modules:
-            m.reset_parameters(generator, replicas)
+            m.reset_parameters(generator, mask)
 
     def replica(self, r: int) -> Sequential:
-        """The single network that shares storage with replica r."""
+        """The single network that shares storage with replica r, 0 <= r < R."""
         twins: dict[int, Module] = {}  # a module used twice stays one module
         for m in self.modules:
             if id(m) not in twins:

@@ -1,5 +1,8 @@
-"""Comparing many-run results: paired differences, verdicts with a borderline band, and
-results files read back and written whole.
+"""Comparing many-run results: differences, their verdicts, and the results files.
+
+Paired and independent differences of means with their standard errors, verdicts with a
+borderline band, and results files read back and written whole. Error rates here are in
+percent, as in Result.
 
 Derived in notebooks/09_recipes.ipynb (used in notebooks/10_reproduction.ipynb).
 """
@@ -18,7 +21,11 @@ from .experiment import Result
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1) of at least two numbers."""
+    """Mean and sample standard deviation (n - 1) of at least two numbers.
+
+    Raises:
+        ValueError: fewer than two values.
+    """
     n = len(values)
     if n < 2:
         raise ValueError(f"mean_sd: needs at least 2 values, got {n}")
@@ -30,7 +37,17 @@ def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     """Mean of d_r = a_r - b_r and its standard error s_d / sqrt(n).
 
     For two settings whose run r saw the same data (same seed, same process), so that the
-    spread shared by both cancels. Raises ValueError for lists of other lengths or < 2 runs.
+    spread shared by both cancels.
+
+    Args:
+        a: one value per run (a Result's test_errors, say).
+        b: the value of the same runs under the other setting.
+
+    Returns:
+        (mean difference, its standard error).
+
+    Raises:
+        ValueError: lists of other lengths, or fewer than 2 runs.
     """
     if len(a) != len(b):
         raise ValueError(f"paired: a has {len(a)} runs and b has {len(b)}; pair run by run")
@@ -41,10 +58,21 @@ def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
 def independent(
     a: tuple[float, float], n_a: int, b: tuple[float, float], n_b: int
 ) -> tuple[float, float]:
-    """Difference of two means from independent runs and its standard error.
+    """m_a - m_b and its standard error sqrt(s_a^2 / n_a + s_b^2 / n_b), runs independent.
 
-    a and b are (mean, sd) over n_a and n_b runs: (m_a - m_b, sqrt(s_a^2 / n_a + s_b^2 / n_b)).
     For figures that cannot be paired: a published one, or runs of another process or CPU.
+
+    Args:
+        a: (mean, sd) over n_a runs.
+        n_a: the number of runs behind a, >= 2.
+        b: (mean, sd) over n_b runs.
+        n_b: the number of runs behind b, >= 2.
+
+    Returns:
+        (difference of the means, its standard error).
+
+    Raises:
+        ValueError: fewer than 2 runs on either side.
     """
     if n_a < 2 or n_b < 2:
         raise ValueError(f"independent: needs at least 2 runs each, got {n_a} and {n_b}")
@@ -59,12 +87,21 @@ def z_score(difference: float, se: float) -> float:
 
 
 def verdict(difference: float, se: float, *, threshold: float = 2.0, margin: float = 0.3) -> str:
-    """ "lower" or "higher" when |z| > threshold + margin, "no measurable difference" when
-    |z| < threshold - margin, else "borderline".
+    """Verdict "lower" or "higher" for |z| > threshold + margin, z = difference / se.
 
-    The band keeps a verdict from flipping when the data move a little (another CPU, one
-    more rounding): a z of 1.9 or 2.1 reads "borderline", never "higher" on one machine
-    and "no measurable difference" on the next.
+    "no measurable difference" for |z| < threshold - margin, else "borderline". The
+    band keeps a verdict from flipping when the data move a little (another CPU, one more
+    rounding): a z of 1.9 or 2.1 reads "borderline", never "higher" on one machine and
+    "no measurable difference" on the next.
+
+    Args:
+        difference: a difference of means (percentage points).
+        se: its standard error.
+        threshold: the |z| that separates the verdicts.
+        margin: the half-width of the "borderline" band around threshold.
+
+    Raises:
+        ValueError: unless 0 <= margin < threshold.
     """
     if not 0 <= margin < threshold:
         raise ValueError(f"verdict: need 0 <= margin < threshold, got {margin} and {threshold}")
@@ -81,17 +118,24 @@ def describe(difference: float, se: float, **band: float) -> str:
 
 
 def best(results: Sequence[Result]) -> Result:
-    """The result with the lowest mean test error (the first of equals)."""
+    """The result with the lowest mean test error (the first of equals).
+
+    Raises:
+        ValueError: no results.
+    """
     if not results:
         raise ValueError("best: no results to choose from")
-    return min(results, key=lambda r: r.test_error[0])
+    return min(results, key=lambda r: r.test_error_mean_sd[0])
 
 
 def runners_up(
     results: Sequence[Result], winner: Result, **band: float
 ) -> list[tuple[Result, float, float]]:
-    """(result, difference, se) of the others, paired against the winner, whose verdict is
-    not "higher": within noise of it or borderline. The runs must be paired (same seed)."""
+    """(result, difference, se) of the others whose verdict against the winner is not "higher".
+
+    That is, within noise of the winner or borderline; differences of the test errors,
+    paired run by run, so the runs must share their seed. `band` passes to verdict().
+    """
     close = []
     for r in results:
         if r is not winner:
@@ -102,8 +146,14 @@ def runners_up(
 
 
 def load_results(path: str | os.PathLike[str]) -> Result | list[Result]:
-    """A results file of `python -m minidl reproduce|sweep --json`: one Result, or a list
-    (one per learning rate). Raises ValueError naming the file when it holds neither."""
+    """A results file of `python -m minidl reproduce|sweep --json`, read back.
+
+    Returns:
+        One Result (reproduce), or a list of them, one per learning rate (sweep).
+
+    Raises:
+        ValueError: the file holds neither; the message names it.
+    """
     with open(path) as f:
         data = json.load(f)
     try:

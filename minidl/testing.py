@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .module import ShapeError
+from .checks import ShapeError
 
 Values = Tensor | float | int | Sequence[Tensor | float | int]
 
@@ -44,14 +44,25 @@ def compare(
 ) -> None:
     """Check |actual - expected| <= atol + rtol |expected| entry by entry, then say so.
 
-    actual and expected: a tensor, a number, or equally long sequences of them; each
-    pair must have the same shape (no broadcasting). Values are compared in float64,
-    NaN never agrees, and an infinity only agrees with the same infinity.
-    Prints one line that depends only on name and the tolerances, so it reads the same
-    on every CPU (quiet=True prints nothing). Raises AssertionError naming the worst
-    entry, its two values and its difference, and how many entries fail; ValueError
-    (a ShapeError) when the shapes or the numbers of tensors differ; TypeError for
-    anything but real tensors and numbers; ValueError for negative tolerances.
+    Values are compared in float64; NaN never agrees, and an infinity only agrees with
+    the same infinity. Prints one line that depends only on name and the tolerances, so
+    it reads the same on every CPU: "NAME: agrees within atol=1e-12, rtol=1e-10".
+
+    Args:
+        name: what is compared, the start of the line.
+        actual: a tensor, a number, or a sequence of them.
+        expected: the same kind, each of the shape of its actual (no broadcasting).
+        atol: the absolute tolerance, >= 0.
+        rtol: the relative tolerance, >= 0.
+        quiet: print nothing.
+
+    Raises:
+        AssertionError: entries differ; the message names the worst (its two values and
+            their difference) and counts the failing ones.
+        ShapeError: the shapes or the numbers of tensors differ (a ValueError).
+        TypeError: anything but real tensors and numbers.
+        ValueError: a negative tolerance.
+
     Used from notebooks/01_linear.ipynb on.
     """
     if not (atol >= 0 and rtol >= 0):
@@ -98,7 +109,7 @@ def compare(
 
 
 def unravel_index(k: int, shape: torch.Size) -> list[int]:
-    """The multi-index of flat position k in a tensor of the given shape."""
+    """The multi-index of flat position k in a tensor of the given shape (row-major)."""
     index = []
     for size in reversed(shape):
         index.append(k % size)

@@ -13,27 +13,37 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .data import permutation
-from .losses import _Loss
-from .module import (
+from .checks import (
     ArgumentError,
-    Module,
     ShapeError,
     check_finite,
     check_number,
     check_size,
     check_tensor,
-    no_saving,
     without_history,
 )
+from .data import permutation
+from .losses import Loss
+from .module import Module, no_saving
 from .optim import SGD
 
 
 @dataclass(frozen=True)
 class RestartRule:
-    """Redraw a network when, from epoch `start` on, its epoch loss moved by less than
-    `tol` and its train error is above `max_error` (the report's rescue for stuck runs).
-    tol encodes a speed of learning: at a small lr a slow run can look stuck.
+    """Redraw a network when |L_e - L_(e-1)| < tol and its train error > max_error, e >= start.
+
+    The report's rescue for stuck runs; L_e is the epoch's mean loss per point. tol
+    encodes a speed of learning: at a small lr a slow run can look stuck. A network whose
+    loss is not finite is redrawn at once.
+
+    Args:
+        start: the first epoch (counted from 0) at which a stuck network is redrawn, >= 0.
+        tol: the change of the epoch loss below which a network counts as stuck, >= 0.
+        max_error: a stuck network is redrawn only above this train error (a fraction).
+        generator: the torch.Generator of the redraws (None: train()'s).
+
+    Raises:
+        ArgumentError: an argument of the wrong kind or range.
 
     Derived in notebooks/07_training.ipynb.
     """
@@ -59,11 +69,16 @@ class RestartRule:
 
 @dataclass
 class History:
-    """Per-epoch training loss and error, shape (epochs,) or (epochs, R), averaged over
-    the epoch's batches as they were trained (the error counted as error_rate() does);
-    `restarted` marks the epochs after which a network was redrawn; `diverged` the
-    networks whose loss was ever non-finite; `validation_error` the error_rate() on the
-    validation data at the end of each epoch (None without validation data)."""
+    """What train() records per epoch: shape (epochs,) for one network, (epochs, R) for R.
+
+    Errors are fractions (0.05 is 5 %), as error_rate() gives them; Result reports percent.
+    `loss` and `train_error` are averaged over the epoch's batches as they were trained
+    (the error counted as error_rate() counts it); `restarted` (bool) marks the epochs
+    after which a network was redrawn; `diverged` (bool, () or (R,)) the networks whose
+    loss was ever non-finite; `validation_error` the error_rate() on the validation data
+    at the end of each epoch (None without validation data).
+    Derived in notebooks/07_training.ipynb.
+    """
 
     loss: Tensor
     train_error: Tensor
@@ -73,7 +88,7 @@ class History:
 
     @property
     def restarts(self) -> Tensor:
-        """How many times each network was redrawn."""
+        """How many times each network was redrawn, an int tensor () or (R,)."""
         return self.restarted.sum(dim=0)
 
 
@@ -85,12 +100,24 @@ def error_rate(model: Module, x: Tensor, y: Tensor) -> Tensor:
 
     With k = 1 output, a point is wrong when (model(x) > 0.5) != (y > 0.5); with k > 1
     outputs, when the argmax of the outputs differs from the argmax of y (one-hot
-    labels or class probabilities). model(x) and y must have the same shape (..., n, k).
-    The forward saves nothing for backward, so it may run between forward and backward;
-    the points go through the model _CHUNK at a time, so that memory stays that of a
-    training batch (R replicas of width w: about R _CHUNK w floats per layer).
-    Raises ShapeError for other shapes or data that do not fit the model's replicas,
-    ValueError for non-finite x or y or no points, TypeError for non-float tensors.
+    labels or class probabilities). The forward saves nothing for backward, so it may run
+    between forward and backward; the points go through the model _CHUNK at a time, so
+    that memory stays that of a training batch (R replicas of width w: about R _CHUNK w
+    floats per layer).
+
+    Args:
+        model: a minidl network, with R replicas or none.
+        x: (n, d), or (R, n, d) for a model with R replicas; finite.
+        y: (n, k) or (R, n, k), the shape of model(x); finite.
+
+    Returns:
+        The error as a fraction (0.05 is 5 %), a scalar tensor or (R,).
+
+    Raises:
+        TypeError: model is not a network, or x or y is not a float tensor.
+        ShapeError: x, y and the model's output do not fit each other or the replicas.
+        ValueError: x or y holds NaN or inf, or no points.
+
     Derived in notebooks/07_training.ipynb.
     """
     _check_model("error_rate", model)
@@ -125,7 +152,7 @@ def _wrong(out: Tensor, y: Tensor) -> Tensor:
 
 
 def _check_model(owner: str, model: Any) -> None:
-    if not isinstance(model, Module) or isinstance(model, _Loss):
+    if not isinstance(model, Module) or isinstance(model, Loss):
         kind = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
         raise TypeError(f"{owner}: model must be a minidl network (a Module), got {kind}")
 
@@ -186,7 +213,7 @@ def _shuffle(data: Tensor, order: Tensor) -> Tensor:
 
 def _step(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     xb: Tensor,
     yb: Tensor,
@@ -195,6 +222,8 @@ def _step(
 ) -> tuple[Tensor, Tensor]:
     """One SGD step on one batch; returns the summed loss and the misclassified count.
 
+    xb is (B, d), yb and labels (B, k), or (R, B, d) and (R, B, k) for R replicas; the
+    two results are () or (R,), sums over the batch (train() divides them by n).
     labels = 1[yb > 0.5] as 0/1 floats: a point is misclassified where |1[out > 0.5] -
     labels| = 1, counted in float arithmetic (no bool tensors); with k > 1 outputs where
     the argmax of out differs from the argmax of yb.
@@ -214,7 +243,7 @@ def _step(
 
 def train(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     x: Tensor,
     y: Tensor,
@@ -233,26 +262,50 @@ def train(
 
     x (n, d) and y (n, k) train one network; x (R, n, d) and y (R, n, k) train R
     replicas (a model built with replicas=R), each on its own data and its own shuffle.
-    With loop=True the replicas are trained one network at a time: the same draws, so
-    the same result up to rounding (float32 sums in another order can drift apart over
-    many epochs), slower. validation=(x_val, y_val), shaped like (x, y), adds each
-    epoch's error_rate() on it to History.validation_error.
-    shuffle=False takes the batches in the data's order every epoch (the report's code).
-    error_band=b counts a training point as wrong when |output - y| > b (the report's
-    code: 0.45 against targets 0 and 0.9) instead of when (output > 0.5) != (y > 0.5).
-    on_epoch(epoch, loss, train_error, validation_error) is called after each epoch:
-    epoch counts from 0 (the row of History), the others are that epoch's values as in
-    History (validation_error is None without validation data); a callable that takes
-    fewer arguments gets the first ones (on_epoch(epoch) for one).
-    Raises, before any step: TypeError for arguments of the wrong kind, ShapeError for
-    data that do not fit each other or the model (a model with R replicas needs
-    (R, n, d) data; one without replicas refuses 3-D data), ValueError for non-finite x
-    or y (naming which), empty data or non-finite parameters; FloatingPointError when
-    the loss of a single network becomes non-finite (the learning rate is too large).
+
+    Args:
+        model: the network, with R replicas or none.
+        loss_fn: a minidl Loss, such as MSELoss().
+        optimizer: SGD(model.params(), lr, momentum).
+        x: inputs (n, d) or (R, n, d), finite, of the parameters' dtype.
+        y: targets (n, k) or (R, n, k), the shape of the model's output, finite.
+        epochs: passes over the data, an integer >= 1.
+        batch_size: points per step, an integer >= 1 (the last batch may be short).
+        generator: the torch.Generator of the shuffles, and of the redraws unless the
+            rule has its own (None: torch's global one).
+        restart: the RestartRule, or None for no restarts.
+        loop: True trains the replicas one network at a time: the same draws, so the
+            same result up to rounding (float32 sums in another order can drift apart
+            over many epochs), slower.
+        on_epoch: called after each epoch as on_epoch(epoch, loss, train_error,
+            validation_error): epoch counts from 0 (the row of History), the others are
+            that epoch's values as in History; a callable that takes fewer arguments
+            gets the first ones (on_epoch(epoch) for one).
+        validation: (x_val, y_val), shaped like (x, y): each epoch's error_rate() on it
+            goes to History.validation_error.
+        shuffle: False takes the batches in the data's order every epoch (the report's
+            code).
+        error_band: b counts a training point as wrong when |output - y| > b (the
+            report's code: 0.45 against targets 0 and 0.9) instead of when
+            (output > 0.5) != (y > 0.5).
+
+    Returns:
+        The History, per-epoch loss and error fraction, (epochs,) or (epochs, R).
+
+    Raises:
+        TypeError: an argument of the wrong kind (raised before any step, as the next three).
+        ArgumentError: a bad size, error_band or on_epoch.
+        ShapeError: data that do not fit each other or the model (a model with R replicas
+            needs (R, n, d) data; one without replicas refuses 3-D data).
+        ValueError: non-finite x or y (naming which), empty data, non-finite parameters,
+            or an optimizer over other parameters than the model's.
+        FloatingPointError: the loss of a single network became non-finite (the learning
+            rate is too large).
+
     Derived in notebooks/07_training.ipynb.
     """
     _check_model("train", model)
-    if not isinstance(loss_fn, _Loss):
+    if not isinstance(loss_fn, Loss):
         kind = (
             f"the class {loss_fn.__name__} (call it: {loss_fn.__name__}())"
             if isinstance(loss_fn, type)
@@ -310,9 +363,14 @@ def train(
     )  # fmt: skip
 
 
-def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tensor | None], Any]:
-    """on_epoch as a four-argument function: a callable taking fewer positional
-    arguments gets the first ones of (epoch, loss, train_error, validation_error)."""
+def _callback(
+    owner: str, on_epoch: Callable[..., object] | None
+) -> Callable[[int, Tensor, Tensor, Tensor | None], object]:
+    """on_epoch as a four-argument function.
+
+    A callable taking fewer positional arguments gets the first ones of (epoch, loss,
+    train_error, validation_error).
+    """
     if on_epoch is None:
         return lambda *args: None
     if not callable(on_epoch):
@@ -320,7 +378,7 @@ def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tenso
     try:
         parameters = list(inspect.signature(on_epoch).parameters.values())
     except (TypeError, ValueError):  # no signature to read: call it with all four
-        return on_epoch  # type: ignore[no-any-return]
+        return on_epoch
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     positional = [p for p in parameters if p.kind in kinds]
     required = [p for p in positional if p.default is inspect.Parameter.empty]
@@ -333,14 +391,14 @@ def _callback(owner: str, on_epoch: Any) -> Callable[[int, Tensor, Tensor, Tenso
             f"the first of them; it takes {len(required)} required positional argument(s)"
         )
     if takes >= 4:
-        return on_epoch  # type: ignore[no-any-return]
+        return on_epoch
     return lambda *args: on_epoch(*args[:takes])
 
 
 @without_history
 def _train(
     model: Module,
-    loss_fn: _Loss,
+    loss_fn: Loss,
     optimizer: SGD,
     x: Tensor,
     y: Tensor,
@@ -417,7 +475,7 @@ def _train(
             if bool(redraw.any()):
                 g = generator if restart.generator is None else restart.generator
                 mask = None if replicas is None else redraw
-                model.reset_parameters(g, replicas=mask)
+                model.reset_parameters(g, mask=mask)
                 optimizer.reset_velocity(mask)
                 history.restarted[epoch] = redraw
                 loss = loss.where(~redraw, float("inf"))

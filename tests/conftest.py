@@ -1,8 +1,9 @@
-"""Shared test settings: autograd is off in every test, hypothesis stays quick.
+"""Shared test settings and helpers: autograd is off in every test, hypothesis stays quick.
 
 minidl must work with autograd globally off (the course rule), so every test starts
 with `torch.set_grad_enabled(False)`. Reference computations that need autograd opt
 in locally with `with torch.enable_grad():`, which restores the off state on exit.
+The helpers that several test files use live here too (`from conftest import gen`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
 from hypothesis import settings
 
 import minidl
+from minidl.recipes import Recipe
 
 settings.register_profile("default", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)
@@ -31,6 +34,41 @@ def grad_off() -> Iterator[None]:
     left_on = torch.is_grad_enabled()
     torch.set_grad_enabled(previous)
     assert not left_on, "autograd was switched back on during the test"
+
+
+# Helpers ------------------------------------------------------------------------------
+
+# The report's 2-25-25-25-1 network (ELU, ReLU, SELU, sigmoid) with N(0, 1) biases.
+REPORT_RECIPE = Recipe(lr=0.5, bias_std=1.0)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    """A CPU generator seeded with seed: every random draw in the tests takes one."""
+    return torch.Generator().manual_seed(seed)
+
+
+def make_stuck(model: minidl.Sequential, r: int | None = None) -> None:
+    """Silence the network (or its replica r): a zero last layer and bias -50.
+
+    The sigmoid then says ~1e-22 everywhere, the gradient vanishes, the loss is flat and
+    the error is the share of positive points.
+    """
+    last = model[-2]
+    assert isinstance(last, minidl.Linear)
+    w, b = last.weight.value, last.bias.value
+    (w if r is None else w[r]).zero_()
+    (b if r is None else b[r]).fill_(-50.0)
+
+
+def stub(*args: Any, **kwargs: Any) -> Any:
+    """A learner's function before it is written (the student edition's stub)."""
+    raise NotImplementedError("not implemented yet")
+
+
+def fails_with(check: Callable[..., None], *args: Any, match: str, **kwargs: Any) -> None:
+    """The self-check stops with an AssertionError whose message matches `match`."""
+    with pytest.raises(AssertionError, match=match):
+        check(*args, **kwargs)
 
 
 ReportNetFactory = Callable[..., minidl.Sequential]

@@ -1,7 +1,8 @@
 """The command line, python -m minidl reproduce | sweep (minidl/__main__.py).
 
 Mostly in-process through main(argv), which is fast (argparse's exit status arrives as
-SystemExit(2)); one real subprocess checks that `python -m minidl` itself runs.
+SystemExit(2)); one real subprocess checks that `python -m minidl` itself runs. The
+figures printed for minidl are checked against the JSON that the same call writes.
 """
 
 from __future__ import annotations
@@ -11,12 +12,30 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from minidl.__main__ import main
+from minidl.recipes import REPORT_TEST_ERROR
+from minidl.stats import describe, independent
 
 QUICK = ["--runs", "3", "--epochs", "2", "--no-progress"]
+FIGURE = r"(\d+\.\d+) \+- (\d+\.\d+)"  # a table cell: mean +- sd
+
+
+def printed_row(out: str, name: str) -> tuple[list[str], int]:
+    """The four figures (train mean, sd, test mean, sd) and the restarts of a table row."""
+    row = next(line for line in out.splitlines() if line.startswith(name))
+    restarts = re.search(r"restarts (\d+),", row)
+    assert restarts, row
+    return [f for cell in re.findall(FIGURE, row) for f in cell], int(restarts[1])
+
+
+def json_row(summary: dict[str, Any]) -> tuple[list[str], int]:
+    """The same figures from the JSON summary, formatted as the table prints them."""
+    keys = ("train_error_mean", "train_error_std", "test_error_mean", "test_error_std")
+    return [f"{summary[k]:.2f}" for k in keys], summary["restarts"]
 
 
 def test_reproduce_prints_the_table_and_writes_json(
@@ -27,12 +46,15 @@ def test_reproduce_prints_the_table_and_writes_json(
     out = capsys.readouterr().out
     report = next(line for line in out.splitlines() if line.startswith("report"))
     assert re.findall(r"\d+\.\d+", report) == ["0.92", "0.36", "2.38", "1.04"]  # train, test
-    assert any(line.startswith("minidl") for line in out.splitlines())
     summary = json.loads(path.read_text())
     assert set(summary) == json_keys
     assert summary["runs"] == 3
     assert summary["config"]["epochs"] == 2
     assert len(summary["per_run"]) == 3
+    assert printed_row(out, "minidl") == json_row(summary)
+    mean_sd = (summary["test_error_mean"], summary["test_error_std"])
+    distance = describe(*independent(mean_sd, 3, REPORT_TEST_ERROR, 100))
+    assert f"test error - the report's: {distance} (independent means)" in out
 
 
 def test_sweep_prints_one_row_per_lr(
@@ -41,11 +63,14 @@ def test_sweep_prints_one_row_per_lr(
     path = tmp_path / "sweep.json"
     argv = ["sweep", "--lr", "0.1", "0.5", "--runs", "2", "--epochs", "2", "--no-progress"]
     assert main([*argv, "--json", str(path)]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lr ")]
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("lr ")]
     assert [row.split()[1] for row in rows] == ["0.1", "0.5"]
     summaries = json.loads(path.read_text())
     assert [s["config"]["lr"] for s in summaries] == [0.1, 0.5]
     assert all(set(s) == json_keys for s in summaries)
+    for lr, summary in zip(["0.1", "0.5"], summaries, strict=True):
+        assert printed_row(out, f"lr {lr} ") == json_row(summary)
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,11 +140,14 @@ def python_m_minidl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_subprocess_reproduce() -> None:
-    done = python_m_minidl("reproduce", "--runs", "2", "--epochs", "1", "--no-progress")
+def test_subprocess_reproduce(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    argv = ["reproduce", "--runs", "2", "--epochs", "1", "--no-progress", "--json", str(path)]
+    done = python_m_minidl(*argv)
     assert done.returncode == 0, done.stderr
     assert "0.92" in done.stdout
     assert "2.38" in done.stdout
+    assert printed_row(done.stdout, "minidl") == json_row(json.loads(path.read_text()))
 
 
 def test_set_changes_recipe_fields(tmp_path: Path) -> None:

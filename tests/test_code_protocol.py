@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import minidl
+from conftest import gen
 from minidl.data import (
     QUARTER_CENTER,
     QUARTER_RADIUS,
@@ -22,11 +23,6 @@ from minidl.data import (
 )
 from minidl.experiment import RECIPES, Recipe, SigmoidBCELoss, reproduce
 from minidl.train import train
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 # disk_dataset(center=, radius=) --------------------------------------------------------
 

@@ -14,12 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import minidl
+from conftest import gen
 
 F64 = torch.float64
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def logits(shape: tuple[int, ...], seed: int, scale: float = 3.0) -> Tensor:

@@ -9,13 +9,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import gen
 from minidl.data import disk_dataset, fit_standardizer, shuffled_batches, standardize
 
 RADIUS_SQUARED = 1 / (2 * math.pi)  # a disk of area 1/2
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("n", [1, 37, 1000])

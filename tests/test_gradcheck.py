@@ -13,13 +13,10 @@ import torch
 from torch import Tensor
 
 import minidl
+from conftest import gen
 
 F64 = torch.float64
 Net = Callable[..., minidl.Sequential]
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def away_from_zero(shape: tuple[int, ...], seed: int = 0) -> Tensor:

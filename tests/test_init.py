@@ -9,12 +9,9 @@ import torch
 import torch.nn.functional as F
 
 import minidl
+from conftest import gen
 
 NONLINEARITIES = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "elu"]
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
@@ -85,18 +82,6 @@ def test_replicas_draw_independently() -> None:
     expected = minidl.gain("relu") * math.sqrt(2 / 50)
     for r in range(4):
         assert float(w[r].std()) == pytest.approx(expected, rel=0.1)
-
-
-def test_reset_parameters_redraws_only_masked_replicas() -> None:
-    layer = minidl.Linear(6, 5, replicas=4, generator=gen(7))
-    before = [p.value.clone() for p in layer.params()]
-    mask = torch.tensor([True, False, True, False])
-
-    layer.reset_parameters(gen(8), replicas=mask)
-
-    for p, old in zip(layer.params(), before, strict=True):
-        assert torch.equal(p.value[~mask], old[~mask])
-        assert bool((p.value[mask] != old[mask]).all())
 
 
 def test_reset_parameters_without_mask_redraws_all() -> None:

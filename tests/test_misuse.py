@@ -21,17 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import minidl
+from conftest import REPORT_RECIPE, gen
 from minidl.data import disk_dataset, fit_standardizer, standardize
-from minidl.experiment import Recipe, build_network
+from minidl.experiment import build_network
 from minidl.module import ArgumentError
 from minidl.train import RestartRule, error_rate, train
 
 F64 = torch.float64
-RECIPE = Recipe(lr=0.5, bias_std=1.0)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def randn(shape: tuple[int, ...], seed: int, dtype: torch.dtype = F64) -> Tensor:
@@ -259,7 +255,7 @@ def test_legitimate_loops_keep_working() -> None:
 def test_train_with_raw_evaluations_in_on_epoch() -> None:
     g = gen(22)
     x, y = disk_dataset(40, generator=g, dtype=F64)
-    nets = [build_network(RECIPE, generator=gen(23), dtype=F64) for _ in range(2)]
+    nets = [build_network(REPORT_RECIPE, generator=gen(23), dtype=F64) for _ in range(2)]
 
     def evaluate(epoch: int) -> None:
         nets[0](x)  # saves, and is never backpropagated
@@ -340,7 +336,7 @@ def test_error_rate_refuses_labels_without_the_feature_dimension() -> None:
 def test_train_refuses_3d_data_for_a_network_without_replicas() -> None:
     """The issue's example: (n, 1, 2) data ran as n one-point replicas."""
     x, y = disk_dataset(50, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     with pytest.raises(minidl.ShapeError, match=r"train.*no replicas.*\(50, 1, 2\)"):
         train(
             net,
@@ -357,7 +353,7 @@ def test_train_refuses_3d_data_for_a_network_without_replicas() -> None:
 
 @pytest.mark.parametrize("shape", [(4, 30, 2), (30, 2)])
 def test_train_refuses_data_that_do_not_fit_the_replicas(shape: tuple[int, ...]) -> None:
-    net = build_network(RECIPE, replicas=3, generator=gen(1))
+    net = build_network(REPORT_RECIPE, replicas=3, generator=gen(1))
     x = torch.rand(shape, generator=gen(2))
     y = torch.zeros(*shape[:-1], 1)
     with pytest.raises(minidl.ShapeError, match=r"train.*3 replicas.*\(3, n, d\)"):
@@ -366,7 +362,7 @@ def test_train_refuses_data_that_do_not_fit_the_replicas(shape: tuple[int, ...])
 
 def test_train_refuses_targets_with_other_columns_than_the_outputs() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     with pytest.raises(minidl.ShapeError, match=r"train.*1 output.*3 column"):
         train(
             net,
@@ -380,7 +376,7 @@ def test_train_refuses_targets_with_other_columns_than_the_outputs() -> None:
 
 
 def test_train_names_itself_when_the_features_do_not_fit() -> None:
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     x, y = torch.rand(20, 3), torch.zeros(20, 1)
     with pytest.raises(minidl.ShapeError, match=r"train.*Linear.*2.*\(1, 3\)"):
         train(net, minidl.MSELoss(), minidl.SGD(net.params(), 0.1), x, y, epochs=1, batch_size=10)
@@ -431,7 +427,7 @@ def test_float64_labels_for_a_float32_network_follow_torch(loss_type: type) -> N
 
 def test_train_with_float64_labels_and_a_float32_network() -> None:
     x, y = disk_dataset(40, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     history = train(
         net,
         minidl.MSELoss(),
@@ -452,7 +448,7 @@ def test_dtypes_of_one_size_are_refused_naming_both() -> None:
 
 def test_train_refuses_x_of_another_dtype_than_the_model() -> None:
     x, y = disk_dataset(20, generator=gen(1), dtype=F64)
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     with pytest.raises(TypeError, match=r"train: x is torch.float64.*torch.float32"):
         train(net, minidl.MSELoss(), minidl.SGD(net.params(), 0.1), x, y, epochs=1, batch_size=10)
 
@@ -460,7 +456,7 @@ def test_train_refuses_x_of_another_dtype_than_the_model() -> None:
 def test_no_autograd_history_with_grad_mode_on_and_requires_grad_inputs() -> None:
     """The issue's example: the parameters joined a graph that grew every step."""
     x, y = disk_dataset(40, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     loss_fn, opt = minidl.MSELoss(), minidl.SGD(net.params(), 0.1, momentum=0.5)
     with torch.enable_grad():
         xr, yr = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
@@ -489,7 +485,7 @@ def test_train_names_non_finite_data(which: str, bad: float) -> None:
     """The issue's example: one NaN in x gave "try a smaller learning rate than 1e-06"."""
     x, y = disk_dataset(50, generator=gen(1))
     (x if which == "x" else y)[7, 0] = bad
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     with pytest.raises(ValueError, match=rf"train: {which} holds 1 non-finite.*\[7, 0\]"):
         train(net, minidl.MSELoss(), minidl.SGD(net.params(), 1e-6), x, y, epochs=2, batch_size=10)
 
@@ -505,7 +501,7 @@ def test_error_rate_and_gradcheck_name_non_finite_data() -> None:
 
 def test_train_refuses_non_finite_parameters() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     net[2].weight.value[0, 0] = float("nan")
     with pytest.raises(ValueError, match=r"train: the model's params\(\)\[2\]"):
         train(net, minidl.MSELoss(), minidl.SGD(net.params(), 0.1), x, y, epochs=1, batch_size=10)
@@ -513,7 +509,7 @@ def test_train_refuses_non_finite_parameters() -> None:
 
 def test_empty_sets_are_refused() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     with pytest.raises(ValueError, match=r"train: x holds no points"):
         train(
             net,
@@ -532,7 +528,7 @@ def test_empty_sets_are_refused() -> None:
 
 def test_a_single_point_trains_and_cannot_be_standardised() -> None:
     x, y = disk_dataset(1, generator=gen(1), dtype=F64)
-    net = build_network(RECIPE, generator=gen(2), dtype=F64)
+    net = build_network(REPORT_RECIPE, generator=gen(2), dtype=F64)
     history = train(
         net, minidl.MSELoss(), minidl.SGD(net.params(), 0.1), x, y, epochs=2, batch_size=10
     )
@@ -578,8 +574,8 @@ def test_sgd_names_what_a_learner_passes_by_mistake() -> None:
 
 def test_train_names_arguments_of_the_wrong_kind() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
-    other = build_network(RECIPE, generator=gen(3))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
+    other = build_network(REPORT_RECIPE, generator=gen(3))
     opt = minidl.SGD(net.params(), 0.1)
     kw: dict[str, Any] = dict(epochs=1, batch_size=10)
     with pytest.raises(TypeError, match=r"train: loss_fn.*the class"):
@@ -726,7 +722,7 @@ def test_on_epoch_gets_loss_error_and_validation_error(replicas: int | None) -> 
     g = gen(40)
     x, y = disk_dataset(30, generator=g, replicas=replicas)
     xv, yv = disk_dataset(20, generator=g, replicas=replicas)
-    net = build_network(RECIPE, replicas=replicas, generator=g)
+    net = build_network(REPORT_RECIPE, replicas=replicas, generator=g)
     seen: list[tuple[int, Tensor, Tensor, Tensor]] = []
 
     def report(epoch: int, loss: Tensor, train_error: Tensor, validation_error: Tensor) -> None:
@@ -757,7 +753,7 @@ def test_on_epoch_gets_loss_error_and_validation_error(replicas: int | None) -> 
 
 def test_on_epoch_may_take_fewer_arguments() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     seen: list[tuple[Any, ...]] = []
     history = train(
         net,
@@ -774,7 +770,7 @@ def test_on_epoch_may_take_fewer_arguments() -> None:
 
 def test_validation_data_are_checked() -> None:
     x, y = disk_dataset(20, generator=gen(1))
-    net = build_network(RECIPE, generator=gen(2))
+    net = build_network(REPORT_RECIPE, generator=gen(2))
     opt = minidl.SGD(net.params(), 0.1)
     kw: dict[str, Any] = dict(epochs=1, batch_size=10)
     bad_x = x.clone()

@@ -160,7 +160,7 @@ loss_shapes = st.lists(sizes, min_size=1, max_size=3)
 
 
 def check_loss(
-    loss_fn: minidl.MSELoss | minidl.BCELoss,
+    loss_fn: minidl.Loss,
     torch_loss: Callable[[Tensor, Tensor], Tensor],
     p: Tensor,
     t: Tensor,
@@ -212,6 +212,24 @@ def test_losses_on_replicas_give_one_loss_per_replica(loss_name: str) -> None:
     check_loss(minidl_loss(), torch_loss, p, t.to(F64).round(), g)
 
 
+def test_a_loss_on_the_public_base_gets_the_reduction_checks_and_backward() -> None:
+    """minidl.Loss: a subclass gives l and dl/dp; the mean, backward and checks come with it."""
+
+    class HalfSquare(minidl.Loss):
+        def elementwise(self, p: Tensor, t: Tensor) -> Tensor:
+            return (p - t).square_().mul_(0.5)
+
+        def derivative(self, p: Tensor, t: Tensor) -> Tensor:
+            return p - t
+
+    g = torch.Generator().manual_seed(3)
+    p, t = randn((3, 4, 2), g), randn((3, 4, 2), g)
+    check_loss(HalfSquare(), lambda q, s: 0.5 * F.mse_loss(q, s), p, t, g)
+    assert minidl.gradcheck(HalfSquare(), p, t, generator=g)
+    with pytest.raises(minidl.ShapeError, match="HalfSquare"):
+        HalfSquare()(p, t[..., :1])
+
+
 # Sequential: the report's network ----------------------------------------------------
 
 
@@ -242,13 +260,21 @@ def test_report_network_matches_torch(
         assert_close(p.grad, expected)
 
 
-@given(replicas=st.integers(1, 4), batch=st.integers(1, 6), seed=seeds)
+@given(
+    replicas=st.integers(1, 4),
+    batch=st.integers(1, 6),
+    seed=seeds,
+    loss_name=st.sampled_from(list(LOSSES)),
+)
 def test_replicated_network_matches_separate_torch_networks(
-    make_report_net: Net, replicas: int, batch: int, seed: int
+    make_report_net: Net, replicas: int, batch: int, seed: int, loss_name: str
 ) -> None:
+    """Each replica gets exactly the gradient of its own loss, as one network alone."""
+    minidl_loss, torch_loss = LOSSES[loss_name]
     g = torch.Generator().manual_seed(seed)
-    net, loss_fn = make_report_net(generator=g, replicas=replicas), minidl.MSELoss()
-    x, t = randn((replicas, batch, 2), g), randn((replicas, batch, 1), g)
+    net, loss_fn = make_report_net(generator=g, replicas=replicas), minidl_loss()
+    x = randn((replicas, batch, 2), g)
+    t = torch.rand((replicas, batch, 1), generator=g, dtype=F64).round()
 
     loss = loss_fn(net(x), t)
     net.backward(loss_fn.backward())
@@ -257,7 +283,7 @@ def test_replicated_network_matches_separate_torch_networks(
     for r in range(replicas):
         values = [p.value[r] for p in net.params()]
         loss_ref, (_, *g_params) = reference(
-            lambda *a, r=r: F.mse_loss(torch_report_net(*a), t[r]),
+            lambda *a, r=r: torch_loss(torch_report_net(*a), t[r]),
             [x[r], *values],
             torch.ones((), dtype=F64),
         )
@@ -319,12 +345,6 @@ def test_zero_grad_clears_every_gradient(make_report_net: Net) -> None:
     net.zero_grad()
 
     assert all(bool((p.grad == 0).all()) for p in net.params())
-
-
-def test_new_parameters_start_with_zero_gradients() -> None:
-    layer = minidl.Linear(3, 4, replicas=2)
-    for p in layer.params():
-        assert p.grad.shape == p.value.shape and bool((p.grad == 0).all())
 
 
 def test_sequential_len_indexing_iteration(make_report_net: Net) -> None:

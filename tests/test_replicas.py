@@ -1,8 +1,8 @@
 """Replicas: R independent networks in one batched pass (DESIGN.md, "Replicas").
 
-Shapes, the input check, views that share storage, per-replica losses and gradients
-(checked against torch.autograd on each replica alone), and the central claim: R
-replicas trained together end exactly where R separate runs end.
+Shapes, the input check, views that share storage, masks, and the central claim: R
+replicas trained together end exactly where R separate runs end. Per-replica losses and
+gradients against torch.autograd on each replica alone are in test_oracle.py.
 """
 
 from __future__ import annotations
@@ -12,30 +12,16 @@ import re
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 import minidl
+from conftest import REPORT_RECIPE, gen, make_stuck
 from minidl.data import disk_dataset, permutation
-from minidl.experiment import Recipe, build_network
+from minidl.experiment import build_network
 from minidl.train import RestartRule, train
 
 R = 3
 DOUBLE = torch.float64
-# The report's 2-25-25-25-1 network (ELU, ReLU, SELU, sigmoid) with N(0, 1) biases.
-RECIPE = Recipe(lr=0.5, bias_std=1.0)
-
-
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def make_stuck(model: minidl.Sequential, r: int) -> None:
-    """Silence replica r: a zero last layer and bias -50 give a sigmoid output ~1e-22."""
-    last = model[-2]
-    assert isinstance(last, minidl.Linear)
-    last.weight.value[r].zero_()
-    last.bias.value[r].fill_(-50.0)
 
 
 def clone_params(model: minidl.Module) -> list[Tensor]:
@@ -51,6 +37,7 @@ def test_replica_parameter_shapes() -> None:
     assert layer.bias.value.shape == (4, 5)
     assert layer.weight.grad.shape == (4, 5, 3)
     assert layer.bias.grad.shape == (4, 5)
+    assert all(bool((p.grad == 0).all()) for p in layer.params())  # new: zero gradients
     assert layer(torch.rand(4, 7, 3)).shape == (4, 7, 5)
 
 
@@ -66,8 +53,8 @@ def test_replica_input_must_be_r_batch_in(shape: tuple[int, ...]) -> None:
 
 
 def test_forward_equals_the_single_replicas() -> None:
-    model = build_network(RECIPE, replicas=R, generator=seeded(0), dtype=DOUBLE)
-    x = torch.rand(R, 9, 2, generator=seeded(1), dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, replicas=R, generator=gen(0), dtype=DOUBLE)
+    x = torch.rand(R, 9, 2, generator=gen(1), dtype=DOUBLE)
     out = model(x)
     assert out.shape == (R, 9, 1)
     for r in range(R):
@@ -76,7 +63,7 @@ def test_forward_equals_the_single_replicas() -> None:
 
 
 def test_replica_shares_storage_both_ways() -> None:
-    model = build_network(RECIPE, replicas=R, generator=seeded(0), dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, replicas=R, generator=gen(0), dtype=DOUBLE)
     single = model.replica(1)
     first_model, first_single = model[0], single[0]
     assert isinstance(first_model, minidl.Linear)
@@ -93,70 +80,17 @@ def test_replica_shares_storage_both_ways() -> None:
     torch.testing.assert_close(first_model.weight.value[2], before[2], atol=0, rtol=0)
 
 
-# Losses and gradients per replica ------------------------------------------------------
-
-
-@pytest.mark.parametrize("loss_cls", [minidl.MSELoss, minidl.BCELoss])
-def test_loss_on_replicas_has_one_value_per_replica(loss_cls: type[minidl.MSELoss]) -> None:
-    p = torch.rand(R, 6, 2, generator=seeded(2), dtype=DOUBLE) * 0.9 + 0.05
-    t = torch.rand(R, 6, 2, generator=seeded(3), dtype=DOUBLE).round()
-    loss_fn = loss_cls()
-    loss = loss_fn(p, t)
-    assert loss.shape == (R,)
-    for r in range(R):
-        torch.testing.assert_close(loss[r], loss_cls()(p[r], t[r]), atol=1e-15, rtol=0)
-    assert loss_fn.backward().shape == (R, 6, 2)
-
-
-def small_net(replicas: int, generator: torch.Generator) -> minidl.Sequential:
-    """2 -> tanh 4 -> sigmoid 1, with R replicas, in float64."""
-    return minidl.Sequential(
-        minidl.Linear(2, 4, "tanh", replicas=replicas, generator=generator, dtype=DOUBLE),
-        minidl.Tanh(),
-        minidl.Linear(4, 1, "sigmoid", replicas=replicas, generator=generator, dtype=DOUBLE),
-        minidl.Sigmoid(),
-    )
-
-
-def autograd_loss_and_grads(
-    params: list[Tensor], x: Tensor, y: Tensor, loss: str
-) -> tuple[Tensor, list[Tensor]]:
-    """torch.autograd on ONE network: the loss and d loss / d (w1, b1, w2, b2)."""
-    with torch.enable_grad():
-        w1, b1, w2, b2 = (p.detach().clone().requires_grad_(True) for p in params)
-        p = torch.sigmoid(torch.tanh(x @ w1.T + b1) @ w2.T + b2)
-        value = F.mse_loss(p, y) if loss == "mse" else F.binary_cross_entropy(p, y)
-        grads = torch.autograd.grad(value, [w1, b1, w2, b2])
-    return value.detach(), list(grads)
-
-
-@pytest.mark.parametrize("loss", ["mse", "bce"])
-def test_each_replica_gets_the_gradient_of_its_own_loss(loss: str) -> None:
-    model = small_net(R, seeded(4))
-    x = torch.randn(R, 8, 2, generator=seeded(5), dtype=DOUBLE)
-    y = torch.rand(R, 8, 1, generator=seeded(6), dtype=DOUBLE).round()
-    loss_fn = minidl.MSELoss() if loss == "mse" else minidl.BCELoss()
-    value = loss_fn(model(x), y)
-    model.zero_grad()
-    model.backward(loss_fn.backward())
-    for r in range(R):
-        expected_value, expected_grads = autograd_loss_and_grads(
-            [p.value[r] for p in model.params()], x[r], y[r], loss
-        )
-        torch.testing.assert_close(value[r], expected_value, atol=1e-12, rtol=0)
-        for p, g in zip(model.params(), expected_grads, strict=True):
-            torch.testing.assert_close(p.grad[r], g, atol=1e-12, rtol=1e-10)
-
-
 # The central claim: R replicas train exactly like R separate networks ---------------
 
 
 def test_replicas_end_where_separate_runs_end() -> None:
     n, batch_size, epochs, lr, momentum = 50, 16, 3, 0.3, 0.5  # the last batch is short
-    g = seeded(7)
+    g = gen(7)
     x, y = disk_dataset(n, generator=g, replicas=R, dtype=DOUBLE)  # R data streams
-    model = build_network(RECIPE, replicas=R, generator=g, dtype=DOUBLE)
-    singles = [build_network(RECIPE, generator=seeded(100 + r), dtype=DOUBLE) for r in range(R)]
+    model = build_network(REPORT_RECIPE, replicas=R, generator=g, dtype=DOUBLE)
+    singles = [
+        build_network(REPORT_RECIPE, generator=gen(100 + r), dtype=DOUBLE) for r in range(R)
+    ]
     for r, net in enumerate(singles):  # the same initial weights, in independent storage
         for p, q in zip(net.params(), model.params(), strict=True):
             p.value.copy_(q.value[r])
@@ -171,12 +105,12 @@ def test_replicas_end_where_separate_runs_end() -> None:
         y,
         epochs=epochs,
         batch_size=batch_size,
-        generator=seeded(8),
+        generator=gen(8),
     )
 
     # The separate runs see the same batches: train() draws one permutation per replica
     # per epoch, so drawing them here from an equally seeded generator reproduces them.
-    shuffle = seeded(8)
+    shuffle = gen(8)
     optimizers = [minidl.SGD(net.params(), lr, momentum) for net in singles]
     loss_fn = minidl.MSELoss()
     for _ in range(epochs):
@@ -205,9 +139,9 @@ RULES = {
 
 
 def run_engine(loop: bool, rule: RestartRule) -> tuple[minidl.Sequential, Tensor, Tensor]:
-    g = seeded(9)
+    g = gen(9)
     x, y = disk_dataset(40, generator=g, replicas=R, dtype=DOUBLE)
-    model = build_network(RECIPE, replicas=R, generator=g, dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, replicas=R, generator=g, dtype=DOUBLE)
     make_stuck(model, 1)
     optimizer = minidl.SGD(model.params(), 0.5, 0.5)
     history = train(
@@ -240,20 +174,31 @@ def test_loop_engine_matches_replica_engine(rule: str) -> None:
 
 
 def test_reset_parameters_redraws_only_masked_replicas() -> None:
-    model = build_network(RECIPE, replicas=R, generator=seeded(10), dtype=DOUBLE)
+    """Sequential passes the mask to every Linear; each masked entry is redrawn."""
+    model = build_network(REPORT_RECIPE, replicas=R, generator=gen(10), dtype=DOUBLE)
     before = clone_params(model)
-    model.reset_parameters(seeded(11), replicas=torch.tensor([True, False, True]))
+    mask = torch.tensor([True, False, True])
+    model.reset_parameters(gen(11), mask=mask)
     for p, old in zip(model.params(), before, strict=True):
-        assert torch.equal(p.value[1], old[1])
-        assert not torch.equal(p.value[0], old[0])
-        assert not torch.equal(p.value[2], old[2])
+        assert torch.equal(p.value[~mask], old[~mask])
+        assert bool((p.value[mask] != old[mask]).all())
+
+
+def small_net(replicas: int, generator: torch.Generator) -> minidl.Sequential:
+    """2 -> tanh 4 -> sigmoid 1, with R replicas, in float64."""
+    return minidl.Sequential(
+        minidl.Linear(2, 4, "tanh", replicas=replicas, generator=generator, dtype=DOUBLE),
+        minidl.Tanh(),
+        minidl.Linear(4, 1, "sigmoid", replicas=replicas, generator=generator, dtype=DOUBLE),
+        minidl.Sigmoid(),
+    )
 
 
 def test_reset_velocity_zeroes_only_masked_replicas() -> None:
-    model = small_net(R, seeded(12))
+    model = small_net(R, gen(12))
     optimizer = minidl.SGD(model.params(), 0.1, momentum=0.9)
     loss_fn = minidl.MSELoss()
-    loss_fn(model(torch.randn(R, 5, 2, generator=seeded(13), dtype=DOUBLE)), torch.ones(R, 5, 1))
+    loss_fn(model(torch.randn(R, 5, 2, generator=gen(13), dtype=DOUBLE)), torch.ones(R, 5, 1))
     model.backward(loss_fn.backward())
     optimizer.step()
     before = [v.clone() for v in optimizer.velocity]

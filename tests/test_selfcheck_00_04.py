@@ -16,16 +16,7 @@ from torch import Tensor
 
 import minidl.data
 import selfcheck  # notebooks/selfcheck.py (pytest puts notebooks/ on the path)
-
-
-def stub(*args: Any) -> Any:
-    raise NotImplementedError("not implemented yet")
-
-
-def fails_with(check: Callable[..., None], *args: Any, match: str, **kwargs: Any) -> None:
-    with pytest.raises(AssertionError, match=match):
-        check(*args, **kwargs)
-
+from conftest import fails_with, stub
 
 # 00: disk labels ---------------------------------------------------------------------------
 

@@ -18,16 +18,8 @@ from torch import Tensor
 
 import minidl
 import selfcheck  # notebooks/selfcheck.py (pytest puts notebooks/ on the path)
+from conftest import fails_with, stub
 from minidl.data import permutation
-
-
-def stub(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("not implemented yet")
-
-
-def fails_with(check: Callable[..., None], *args: Any, match: str) -> None:
-    with pytest.raises(AssertionError, match=match):
-        check(*args)
 
 
 def passes(check: Callable[..., None], *args: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,17 +16,12 @@ import torch
 from torch import Tensor
 
 import minidl
+from conftest import REPORT_RECIPE, gen, make_stuck
 from minidl.data import disk_dataset, fit_standardizer, standardize
-from minidl.experiment import Recipe, build_network
+from minidl.experiment import build_network
 from minidl.train import History, RestartRule, error_rate, train
 
 DOUBLE = torch.float64
-# The report's 2-25-25-25-1 network (ELU, ReLU, SELU, sigmoid) with N(0, 1) biases.
-RECIPE = Recipe(lr=0.5, bias_std=1.0)
-
-
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def disk(n: int, generator: torch.Generator, replicas: int | None = None) -> tuple[Tensor, Tensor]:
@@ -34,16 +29,6 @@ def disk(n: int, generator: torch.Generator, replicas: int | None = None) -> tup
     x, y = disk_dataset(n, generator=generator, replicas=replicas, dtype=DOUBLE)
     mean, std = fit_standardizer(x)
     return standardize(x, mean, std), y
-
-
-def make_stuck(model: minidl.Sequential, r: int | None = None) -> None:
-    """A zero last layer and bias -50: the sigmoid says ~1e-22 everywhere, the gradient
-    vanishes, the loss is flat and the error is the share of positive points."""
-    last = model[-2]
-    assert isinstance(last, minidl.Linear)
-    w, b = last.weight.value, last.bias.value
-    (w if r is None else w[r]).zero_()
-    (b if r is None else b[r]).fill_(-50.0)
 
 
 def sgd(model: minidl.Module, lr: float = 0.5) -> minidl.SGD:
@@ -54,9 +39,9 @@ def sgd(model: minidl.Module, lr: float = 0.5) -> minidl.SGD:
 
 
 def test_training_lowers_the_loss_on_the_disk() -> None:
-    g = seeded(0)
+    g = gen(0)
     x, y = disk(200, g)
-    model = build_network(RECIPE, generator=g, dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, generator=g, dtype=DOUBLE)
     before = float(error_rate(model, x, y))
     history = train(
         model, minidl.MSELoss(), sgd(model), x, y, epochs=20, batch_size=20, generator=g
@@ -67,9 +52,9 @@ def test_training_lowers_the_loss_on_the_disk() -> None:
 
 @pytest.mark.parametrize("replicas", [None, 3])
 def test_history_shapes(replicas: int | None) -> None:
-    g = seeded(1)
+    g = gen(1)
     x, y = disk(30, g, replicas)
-    model = build_network(RECIPE, replicas=replicas, generator=g, dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, replicas=replicas, generator=g, dtype=DOUBLE)
     epochs = 4
     seen: list[int] = []
     history = train(
@@ -148,9 +133,9 @@ class StuckRun:
 
 
 def run_with_a_stuck_replica(restart: RestartRule | None) -> StuckRun:
-    g = seeded(5)
+    g = gen(5)
     x, y = disk(200, g, replicas=3)
-    model = build_network(RECIPE, replicas=3, generator=g, dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, replicas=3, generator=g, dtype=DOUBLE)
     make_stuck(model, STUCK)
     snapshots: list[list[Tensor]] = []
 
@@ -211,9 +196,9 @@ def test_the_rule_redraws_only_the_stuck_network(
 
 
 def test_the_rule_redraws_a_single_stuck_network() -> None:
-    g = seeded(6)
+    g = gen(6)
     x, y = disk(100, g)
-    model = build_network(RECIPE, generator=g, dtype=DOUBLE)
+    model = build_network(REPORT_RECIPE, generator=g, dtype=DOUBLE)
     make_stuck(model)
     history = train(
         model,
@@ -239,7 +224,7 @@ def test_the_rule_redraws_a_single_stuck_network() -> None:
 
 
 def test_a_blown_up_loss_raises_for_one_network() -> None:
-    g = seeded(7)
+    g = gen(7)
     x, y = disk_dataset(100, generator=g)
     model = minidl.Sequential(minidl.Linear(2, 1, generator=g))  # unbounded output
     lr = 1e4
@@ -250,7 +235,7 @@ def test_a_blown_up_loss_raises_for_one_network() -> None:
 def diverging_replicas(restart: RestartRule | None) -> tuple[minidl.Linear, History]:
     """Replica 0 sits at its optimum (x = 0, y = 0, w = 0, b = 0: zero gradient) and
     stays finite at any lr; replica 1 has real data and blows up at lr = 1e4."""
-    g = seeded(8)
+    g = gen(8)
     x, y = disk_dataset(100, generator=g, replicas=2)
     x[0].zero_()
     y[0].zero_()
@@ -291,7 +276,7 @@ def test_a_blown_up_replica_is_redrawn_by_the_rule() -> None:
 
 # Bad arguments are refused before any step ----------------------------------------------
 
-X, Y = disk_dataset(20, generator=seeded(9))
+X, Y = disk_dataset(20, generator=gen(9))
 BAD_CALLS: dict[str, tuple[type[Exception], Callable[[], dict[str, object]]]] = {
     "epochs 0": (ValueError, lambda: dict(epochs=0)),
     "epochs 2.0": (ValueError, lambda: dict(epochs=2.0)),
@@ -309,7 +294,7 @@ BAD_CALLS: dict[str, tuple[type[Exception], Callable[[], dict[str, object]]]] = 
 @pytest.mark.parametrize("case", list(BAD_CALLS))
 def test_bad_arguments_raise_at_once(case: str) -> None:
     error, change = BAD_CALLS[case]
-    model = build_network(RECIPE, generator=seeded(10))
+    model = build_network(REPORT_RECIPE, generator=gen(10))
     before = [p.value.clone() for p in model.params()]
     seen: list[int] = []
     kwargs: dict[str, object] = dict(x=X, y=Y, epochs=2, batch_size=5, on_epoch=seen.append)
