@@ -12,7 +12,6 @@ from torch import Tensor
 from .checks import ArgumentError, check_tensor
 from .module import Module
 
-
 _LOG2_E = 1 / math.log(2)  # log2(e): e^z = 2^(z log2 e)
 
 

@@ -185,8 +185,12 @@ class Linear(Module):
             self.weight.grad.add_((x.mT @ g).mT)
             grad_input = (w.mT @ g.mT).mT
         else:
-            self.weight.grad.baddbmm_(g.mT, x) if g.ndim == 3 else self.weight.grad.addmm_(g.mT, x)
-            # with one output G W is an outer product: a broadcast product is faster
+            # G^T X added to weight.grad by the product itself (beta = 1 keeps what is there)
+            if g.ndim == 3:
+                self.weight.grad.baddbmm_(g.mT, x)
+            else:
+                self.weight.grad.addmm_(g.mT, x)
+            # with one output, G W is an outer product: a broadcast product is faster
             grad_input = g * w if self.out_features == 1 else g @ w
         self.bias.grad.add_(g.sum(-2))
         return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
