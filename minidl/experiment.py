@@ -35,9 +35,8 @@ from .recipes import Recipe as Recipe
 from .recipes import SigmoidBCELoss as SigmoidBCELoss
 from .recipes import build_network as build_network
 from .recipes import check_recipe as check_recipe
-from .train import History, RestartRule, error_rate, train
-
-ENGINES = ("replicas", "loop")  # reproduce(engine=...): all R at once, or one by one
+from .train import ENGINES as ENGINES
+from .train import History, RestartRule, _wrong, error_rate, train
 
 
 @dataclass
@@ -138,7 +137,7 @@ def _error(model: Module, x: Tensor, y: Tensor, band: float | None) -> Tensor:
     """Error rate: threshold 0.5 (error_rate), or |output - y| > band (the report's code)."""
     if band is None:
         return error_rate(model, x, y)
-    return ((model(x) - y).abs() > band).to(x.dtype).mean(dim=(-2, -1))
+    return _wrong(model(x), y, band).to(x.dtype).mean(dim=-1)
 
 
 def _percent(rate: Tensor, n: int) -> list[float]:
@@ -242,7 +241,7 @@ def reproduce(
         batch_size=batch_size,
         generator=g,
         restart=rule,
-        loop=engine == "loop",
+        engine=engine,
         on_epoch=on_epoch,
         shuffle=recipe.shuffle,
         error_band=band,

@@ -6,7 +6,7 @@ Derived in notebooks/07_training.ipynb (replicas in notebooks/08_replicas.ipynb)
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +144,15 @@ def _error(owner: str, model: Module, x: Tensor, y: Tensor) -> Tensor:
     return wrong.to(x.dtype) / n
 
 
-def _wrong(out: Tensor, y: Tensor) -> Tensor:
-    """Which points are misclassified, shape (..., n): threshold 0.5 for k = 1, else argmax."""
+def _wrong(out: Tensor, y: Tensor, band: float | None = None) -> Tensor:
+    """The decision rule: which points are misclassified, a bool tensor (..., n).
+
+    One output: the class is 1[out > 0.5], wrong where it differs from 1[y > 0.5] (with
+    a band b, the report's code: wrong where |out - y| > b); k > 1 outputs: the argmax
+    of out against the argmax of y.
+    """
+    if band is not None:
+        return ((out - y).abs() > band).any(dim=-1)
     if out.shape[-1] == 1:
         return ((out > 0.5) != (y > 0.5)).squeeze(-1)
     return out.argmax(dim=-1) != y.argmax(dim=-1)
@@ -211,36 +218,11 @@ def _shuffle(data: Tensor, order: Tensor) -> Tensor:
     return data.reshape(replicas * n, c).index_select(0, rows).reshape(replicas, n, c)
 
 
-def _step(
-    model: Module,
-    loss_fn: Loss,
-    optimizer: SGD,
-    xb: Tensor,
-    yb: Tensor,
-    labels: Tensor,
-    error_band: float | None = None,
-) -> tuple[Tensor, Tensor]:
-    """One SGD step on one batch; returns the summed loss and the misclassified count.
-
-    xb is (B, d), yb and labels (B, k), or (R, B, d) and (R, B, k) for R replicas; the
-    two results are () or (R,), sums over the batch (train() divides them by n).
-    labels = 1[yb > 0.5] as 0/1 floats: a point is misclassified where |1[out > 0.5] -
-    labels| = 1, counted in float arithmetic (no bool tensors); with k > 1 outputs where
-    the argmax of out differs from the argmax of yb.
-    """
-    out = model(xb)
-    loss = loss_fn(out, yb)
-    optimizer.zero_grad()
-    model.backward(loss_fn.backward())
-    optimizer.step()
-    if error_band is not None:  # the report's code: wrong when |output - target| > band
-        return loss * xb.shape[-2], ((out - yb).abs() > error_band).sum(dim=(-2, -1))
-    if out.shape[-1] > 1:  # k classes: the argmax against the argmax of y
-        return loss * xb.shape[-2], _wrong(out, yb).sum(dim=-1).to(out.dtype)
-    predicted = out.sub(0.5).clamp_(min=0).sign_()  # 1[out > 0.5]
-    return loss * xb.shape[-2], predicted.sub_(labels).abs_().sum(dim=(-2, -1))
+ENGINES = ("replicas", "loop")  # train(engine=...): all R networks at once, or one by one
+Step = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # (xb, yb) -> (loss sum, wrong count)
 
 
+@without_history
 def train(
     model: Module,
     loss_fn: Loss,
@@ -252,7 +234,7 @@ def train(
     batch_size: int,
     generator: torch.Generator | None = None,
     restart: RestartRule | None = None,
-    loop: bool = False,
+    engine: str = "replicas",
     on_epoch: Callable[..., object] | None = None,
     validation: tuple[Tensor, Tensor] | None = None,
     shuffle: bool = True,
@@ -274,9 +256,10 @@ def train(
         generator: the torch.Generator of the shuffles, and of the redraws unless the
             rule has its own (None: torch's global one).
         restart: the RestartRule, or None for no restarts.
-        loop: True trains the replicas one network at a time: the same draws, so the
-            same result up to rounding (float32 sums in another order can drift apart
-            over many epochs), slower.
+        engine: "replicas" trains all R replicas in one batched pass; "loop" trains them
+            one network at a time: the same draws, so the same result up to rounding
+            (float32 sums in another order can drift apart over many epochs), slower.
+            (The names of reproduce()'s engine.)
         on_epoch: called after each epoch as on_epoch(epoch, loss, train_error,
             validation_error): epoch counts from 0 (the row of History), the others are
             that epoch's values as in History; a callable that takes fewer arguments
@@ -294,7 +277,7 @@ def train(
 
     Raises:
         TypeError: an argument of the wrong kind (raised before any step, as the next three).
-        ArgumentError: a bad size, error_band or on_epoch.
+        ArgumentError: a bad size, engine, error_band or on_epoch.
         ShapeError: data that do not fit each other or the model (a model with R replicas
             needs (R, n, d) data; one without replicas refuses 3-D data).
         ValueError: non-finite x or y (naming which), empty data, non-finite parameters,
@@ -304,6 +287,178 @@ def train(
 
     Derived in notebooks/07_training.ipynb.
     """
+    _check_arguments(
+        model, loss_fn, optimizer, x, y, epochs, batch_size, generator, restart, engine,
+        validation, shuffle, error_band,
+    )  # fmt: skip
+    report = _callback("train", on_epoch)
+    replicas = x.shape[0] if x.ndim == 3 else None  # R, or None for one network
+    n, lead = x.shape[-2], () if replicas is None else (replicas,)
+    history = _new_history(x, epochs, lead, validation is not None)
+    if engine == "loop" and replicas is not None:
+        step = _loop_step(model, loss_fn, optimizer, error_band)
+    else:
+        step = _step(model, loss_fn, optimizer, error_band)
+    data = _side_by_side(x, y)  # one shuffle per epoch moves both
+    previous = None  # the last epoch's loss, for the restart rule
+    for epoch in range(epochs):
+        total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
+        for xb, yb in _batches(data, x.shape[-1], batch_size, generator, shuffle):
+            loss_sum, wrong = step(xb, yb)
+            total[0].add_(loss_sum)
+            total[1].add_(wrong)
+        # the epoch's mean loss and error per point, as the batches were trained
+        history.loss[epoch], history.train_error[epoch] = loss, error = total / n
+        validation_error = None
+        if validation is not None and history.validation_error is not None:
+            validation_error = _error("train", model, *validation)
+            history.validation_error[epoch] = validation_error
+        _check_loss(loss, epoch, replicas, optimizer.lr)
+        history.diverged |= ~loss.isfinite()
+        if restart is not None:
+            loss = _restart(restart, generator, model, optimizer, epoch, loss, error, previous,
+                            history)  # fmt: skip
+        previous = loss
+        report(epoch, history.loss[epoch], history.train_error[epoch], validation_error)
+    return history
+
+
+def _step(model: Module, loss_fn: Loss, optimizer: SGD, error_band: float | None) -> Step:
+    """One SGD step on a batch, the four lines of notebook 07, for one network or R at once.
+
+    The step takes xb (B, d) and yb (B, k), or (R, B, d) and (R, B, k), and returns the
+    batch's summed loss and misclassified count, () or (R,) (train() divides by n).
+    """
+
+    def step(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        out = model(xb)  # 1. forward
+        loss = loss_fn(out, yb)  # 2. the loss (one per replica)
+        optimizer.zero_grad()  # 3. backward, from cleared gradients
+        model.backward(loss_fn.backward())
+        optimizer.step()  # 4. the SGD step
+        return loss * xb.shape[-2], _wrong(out, yb, error_band).sum(dim=-1).to(out.dtype)
+
+    return step
+
+
+def _loop_step(model: Module, loss_fn: Loss, optimizer: SGD, error_band: float | None) -> Step:
+    """The same step, one replica after another (engine="loop").
+
+    Each replica r is a single network whose tensors are views of replica r's storage
+    (model.replica(r)), with its own SGD over views of the velocity, so the R networks
+    end where the batched pass ends, up to rounding.
+    """
+    replicas = model.replicas
+    assert replicas is not None
+    velocity = optimizer.allocate_velocity()
+    steps = []
+    for r in range(replicas):
+        net = model.replica(r)
+        single = SGD(net.params(), optimizer.lr, optimizer.momentum)
+        single.velocity = [v[r] for v in velocity]
+        steps.append(_step(net, loss_fn, single, error_band))
+
+    def step(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        results = torch.empty((2, replicas), dtype=xb.dtype, device=xb.device)
+        for r, one in enumerate(steps):
+            results[0, r], results[1, r] = one(xb[r], yb[r])
+        return results[0], results[1]
+
+    return step
+
+
+def _restart(
+    rule: RestartRule,
+    generator: torch.Generator | None,
+    model: Module,
+    optimizer: SGD,
+    epoch: int,
+    loss: Tensor,
+    error: Tensor,
+    previous: Tensor | None,
+    history: History,
+) -> Tensor:
+    """Apply the restart rule after an epoch; return the loss the next epoch compares with.
+
+    A network is redrawn (new parameters, zero velocity) when its loss is not finite, or
+    when from epoch rule.start on its loss moved by less than rule.tol and its error is
+    above rule.max_error. A redrawn network's loss is returned as inf, so that the next
+    epoch's change is inf, not small: a fresh network gets one epoch before it is judged.
+    """
+    bad = ~loss.isfinite()
+    stuck = (loss - previous).abs() < rule.tol if previous is not None else bad
+    redraw = bad | (stuck & (error > rule.max_error) & (epoch >= rule.start))
+    if not bool(redraw.any()):
+        return loss
+    mask = redraw if redraw.ndim == 1 else None  # which replicas; None: the one network
+    model.reset_parameters(generator if rule.generator is None else rule.generator, mask=mask)
+    optimizer.reset_velocity(mask)
+    history.restarted[epoch] = redraw
+    return loss.where(~redraw, float("inf"))
+
+
+def _check_loss(loss: Tensor, epoch: int, replicas: int | None, lr: float) -> None:
+    """A single network whose loss is not finite stops training (replicas are redrawn)."""
+    if replicas is None and not bool(loss.isfinite()):
+        raise FloatingPointError(
+            f"train: the loss became {loss.item()} in epoch {epoch}; "
+            f"try a smaller learning rate than {lr}"
+        )
+
+
+def _new_history(x: Tensor, epochs: int, lead: tuple[int, ...], validation: bool) -> History:
+    """An empty History: (epochs, *lead) rows, nothing restarted or diverged yet."""
+
+    def rows(dtype: torch.dtype = x.dtype) -> Tensor:
+        return torch.empty((epochs, *lead), dtype=dtype, device=x.device)
+
+    return History(
+        loss=rows(),
+        train_error=rows(),
+        restarted=rows(torch.bool).fill_(False),
+        diverged=torch.empty(lead, dtype=torch.bool, device=x.device).fill_(False),
+        validation_error=rows() if validation else None,
+    )
+
+
+def _side_by_side(x: Tensor, y: Tensor) -> Tensor:
+    """x (..., n, d) and y (..., n, k) as one tensor (..., n, d + k)."""
+    d = x.shape[-1]
+    data = torch.empty((*x.shape[:-1], d + y.shape[-1]), dtype=x.dtype, device=x.device)
+    data[..., :d], data[..., d:] = x, y
+    return data
+
+
+def _batches(
+    data: Tensor, d: int, batch_size: int, generator: torch.Generator | None, shuffle: bool
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """One epoch's batches (xb, yb) of data (..., n, d + k): a fresh order per replica."""
+    n = data.shape[-2]
+    if shuffle:
+        replicas = data.shape[0] if data.ndim == 3 else None
+        order = permutation(n, generator=generator, replicas=replicas, device=data.device)
+        data = _shuffle(data, order)
+    for start in range(0, n, batch_size):
+        batch = data[..., start : start + batch_size, :]
+        yield batch[..., :d], batch[..., d:]
+
+
+def _check_arguments(
+    model: Module,
+    loss_fn: Loss,
+    optimizer: SGD,
+    x: Tensor,
+    y: Tensor,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator | None,
+    restart: RestartRule | None,
+    engine: str,
+    validation: tuple[Tensor, Tensor] | None,
+    shuffle: bool,
+    error_band: float | None,
+) -> None:
+    """train()'s checks, all made before any step (see train() for what each raises)."""
     _check_model("train", model)
     if not isinstance(loss_fn, Loss):
         kind = (
@@ -322,13 +477,13 @@ def train(
         )
     if restart is not None and not isinstance(restart, RestartRule):
         raise TypeError(f"train: restart must be a RestartRule, got {type(restart).__name__}")
-    for flag, value in (("loop", loop), ("shuffle", shuffle)):
-        if not isinstance(value, bool):
-            raise TypeError(f"train: {flag} must be a bool, got {value!r}")
+    if engine not in ENGINES:
+        raise ArgumentError(f"train: engine must be one of {ENGINES}, got {engine!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"train: shuffle must be a bool, got {shuffle!r}")
     if error_band is not None and not check_number("train", "error_band", error_band) > 0:
         raise ArgumentError(f"train: error_band must be > 0, got {error_band!r}")
-    report = _callback("train", on_epoch)
-    x, y = _check_data("train", model, x, y)
+    _check_data("train", model, x, y)
     own = {(p.value.data_ptr(), p.value.shape) for p in model.params()}
     if any((p.value.data_ptr(), p.value.shape) not in own for p in optimizer.params):
         raise ValueError(
@@ -357,10 +512,6 @@ def train(
                 f"train: validation data {tuple(x_val.shape)}, {tuple(y_val.shape)} do not "
                 f"match the features of x {tuple(x.shape)} and y {tuple(y.shape)}"
             )
-    return _train(
-        model, loss_fn, optimizer, x, y, epochs, batch_size, generator, restart, loop,
-        report, validation, shuffle, error_band,
-    )  # fmt: skip
 
 
 def _callback(
@@ -393,92 +544,3 @@ def _callback(
     if takes >= 4:
         return on_epoch
     return lambda *args: on_epoch(*args[:takes])
-
-
-@without_history
-def _train(
-    model: Module,
-    loss_fn: Loss,
-    optimizer: SGD,
-    x: Tensor,
-    y: Tensor,
-    epochs: int,
-    batch_size: int,
-    generator: torch.Generator | None,
-    restart: RestartRule | None,
-    loop: bool,
-    on_epoch: Callable[[int, Tensor, Tensor, Tensor | None], Any],
-    validation: tuple[Tensor, Tensor] | None,
-    shuffle: bool,
-    error_band: float | None,
-) -> History:
-    """The training loop of train(), after its checks."""
-    replicas = x.shape[0] if x.ndim == 3 else None
-    lead = () if replicas is None else (replicas,)
-    n = x.shape[-2]
-    history = History(
-        loss=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
-        train_error=torch.empty((epochs, *lead), dtype=x.dtype, device=x.device),
-        restarted=torch.empty((epochs, *lead), dtype=torch.bool, device=x.device).fill_(False),
-        diverged=torch.empty(lead, dtype=torch.bool, device=x.device).fill_(False),
-    )
-    if validation is not None:
-        history.validation_error = torch.empty((epochs, *lead), dtype=x.dtype, device=x.device)
-    singles = []
-    if loop and replicas is not None:
-        velocity = optimizer.allocate_velocity()
-        for r in range(replicas):  # one network and one optimizer per replica, as views
-            net = model.replica(r)
-            opt = SGD(net.params(), optimizer.lr, optimizer.momentum)
-            opt.velocity = [v[r] for v in velocity]
-            singles.append((net, opt))
-    # x, y and 1[y > 0.5] side by side in one tensor, so that one pass shuffles all three
-    d, k = x.shape[-1], y.shape[-1]
-    data = torch.empty((*x.shape[:-1], d + 2 * k), dtype=x.dtype, device=x.device)
-    data[..., :d], data[..., d : d + k] = x, y
-    data[..., d + k :] = y.sub(0.5).clamp_(min=0).sign_()
-    previous = None
-    for epoch in range(epochs):
-        total = torch.empty((2, *lead), dtype=x.dtype, device=x.device).zero_()
-        if shuffle:
-            order = permutation(n, generator=generator, replicas=replicas, device=x.device)
-            shuffled = _shuffle(data, order)  # one shuffle of the data per epoch
-        else:
-            shuffled = data
-        for start in range(0, n, batch_size):
-            batch = shuffled[..., start : start + batch_size, :]
-            xb, yb, labels = batch[..., :d], batch[..., d : d + k], batch[..., d + k :]
-            if singles:
-                for r, (net, opt) in enumerate(singles):
-                    loss_sum, wrong = _step(net, loss_fn, opt, xb[r], yb[r], labels[r], error_band)
-                    total[0, r] += loss_sum
-                    total[1, r] += wrong
-            else:
-                loss_sum, wrong = _step(model, loss_fn, optimizer, xb, yb, labels, error_band)
-                total[0].add_(loss_sum)
-                total[1].add_(wrong)
-        history.loss[epoch], history.train_error[epoch] = loss, error = total / n
-        validation_error = None
-        if validation is not None and history.validation_error is not None:
-            validation_error = _error("train", model, *validation)
-            history.validation_error[epoch] = validation_error
-        bad = ~loss.isfinite()
-        if replicas is None and bool(bad):
-            raise FloatingPointError(
-                f"train: the loss became {loss.item()} in epoch {epoch}; "
-                f"try a smaller learning rate than {optimizer.lr}"
-            )
-        history.diverged |= bad
-        if restart is not None:
-            stuck = (loss - previous).abs() < restart.tol if previous is not None else bad
-            redraw = bad | (stuck & (error > restart.max_error) & (epoch >= restart.start))
-            if bool(redraw.any()):
-                g = generator if restart.generator is None else restart.generator
-                mask = None if replicas is None else redraw
-                model.reset_parameters(g, mask=mask)
-                optimizer.reset_velocity(mask)
-                history.restarted[epoch] = redraw
-                loss = loss.where(~redraw, float("inf"))
-        previous = loss
-        on_epoch(epoch, history.loss[epoch], history.train_error[epoch], validation_error)
-    return history

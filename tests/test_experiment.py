@@ -88,16 +88,16 @@ def test_engines_agree() -> None:
 
 
 def test_engine_loop_runs_the_loop_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    loops: list[bool] = []
+    engines: list[str] = []
 
     def spy(*args: Any, **kwargs: Any) -> History:
-        loops.append(kwargs["loop"])
+        engines.append(kwargs["engine"])
         return train(*args, **kwargs)
 
     monkeypatch.setattr(experiment, "train", spy)
     reproduce(runs=2, epochs=1, n=10, engine="loop")
     reproduce(runs=2, epochs=1, n=10, engine="replicas")
-    assert loops == [True, False]
+    assert engines == ["loop", "replicas"]
 
 
 def test_recipes_differ_in_config() -> None:

@@ -594,6 +594,10 @@ def test_train_names_arguments_of_the_wrong_kind() -> None:
         train(net, minidl.MSELoss(), opt, x, y, on_epoch=lambda: None, **kw)
     with pytest.raises(TypeError, match=r"train: on_epoch must be callable"):
         train(net, minidl.MSELoss(), opt, x, y, on_epoch=[], **kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"train: engine must be one of \('replicas', 'loop'\)"):
+        train(net, minidl.MSELoss(), opt, x, y, engine="looped", **kw)
+    with pytest.raises(TypeError, match=r"train: shuffle must be a bool"):
+        train(net, minidl.MSELoss(), opt, x, y, shuffle=1, **kw)  # type: ignore[arg-type]
 
 
 ZEROS = torch.zeros(2, 1)

@@ -154,7 +154,7 @@ def run_engine(loop: bool, rule: RestartRule) -> tuple[minidl.Sequential, Tensor
         batch_size=16,
         generator=g,
         restart=rule,
-        loop=loop,
+        engine="loop" if loop else "replicas",
     )
     return model, history.restarts, history.loss
 
