@@ -170,30 +170,53 @@ class Linear(Module):
             ShapeError: grad_output not of the output's shape.
             TypeError: grad_output not of the output's dtype.
         """
+        g = self._accumulate(grad_output)
+        w = self.weight.value
+        # dL/dX (R, B, in) = (R, B, out) @ (R, out, in); where in < out as (W^T G^T)^T, see
+        # _accumulate
+        if self.in_features < self.out_features:
+            grad_input = (w.mT @ g.mT).mT
+        elif self.out_features == 1:  # G W is an outer product: a broadcast product is faster
+            grad_input = g * w
+        else:
+            grad_input = g @ w
+        return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
+
+    def backward_params(self, grad_output: Tensor) -> None:
+        """backward() without dL/dX = G W: only the weight and bias gradients are added.
+
+        train() uses it for the first layer, whose input is the data (see Module).
+
+        Args:
+            grad_output: G = dL/dy, of the output's shape (..., out) or (R, batch, out).
+
+        Raises:
+            RuntimeError, ShapeError, TypeError: as backward().
+        """
+        self._accumulate(grad_output)
+
+    def _accumulate(self, grad_output: Tensor) -> Tensor:
+        """Add dL/dW = G^T X to weight.grad and dL/db = sum_batch G to bias.grad; return G.
+
+        G is returned with any leading dimensions of a layer without replicas flattened
+        into the batch: (B, out), or (R, B, out) with replicas.
+        """
         (x,) = self._saved_tensors(grad_output)
-        g, w = grad_output, self.weight.value
+        g = grad_output
         if self.replicas is None:  # any leading dimensions: flatten them into the batch
             g, x = g.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
-        # dL/dW = G^T X and dL/dX = G W, with B the batch (all leading dimensions):
-        #   dL/dW (R, out, in) = (R, out, B) @ (R, B, in)
-        #   dL/dX (R, B, in) = (R, B, out) @ (R, out, in)
-        #   dL/db (R, out) = G (R, B, out) summed over B
+        # dL/dW (R, out, in) = (R, out, B) @ (R, B, in) and dL/db (R, out) = G summed over B
         # (without replicas, the same without R). A product whose result has only a few
-        # columns is slow in the BLAS, so where in < out each is formed as a transpose:
-        # (X^T G)^T and (W^T G^T)^T. (mT transposes the last two dimensions.)
+        # columns is slow in the BLAS, so where in < out it is formed as (X^T G)^T.
+        # (mT transposes the last two dimensions.)
         if self.in_features < self.out_features:
             self.weight.grad.add_((x.mT @ g).mT)
-            grad_input = (w.mT @ g.mT).mT
+        elif g.ndim == 3:  # added by the product itself (beta = 1 keeps what is there)
+            self.weight.grad.baddbmm_(g.mT, x)
         else:
-            # G^T X added to weight.grad by the product itself (beta = 1 keeps what is there)
-            if g.ndim == 3:
-                self.weight.grad.baddbmm_(g.mT, x)
-            else:
-                self.weight.grad.addmm_(g.mT, x)
-            # with one output, G W is an outer product: a broadcast product is faster
-            grad_input = g * w if self.out_features == 1 else g @ w
+            self.weight.grad.addmm_(g.mT, x)
         self.bias.grad.add_(g.sum(-2))
-        return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
+        return g
 
     def params(self) -> list[Parameter]:
         """[weight, bias]."""

@@ -178,7 +178,7 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in ("forward", "backward"):
+        for name in ("forward", "backward", "backward_params"):
             if name in cls.__dict__:
                 setattr(cls, name, without_history(cls.__dict__[name]))
 
@@ -200,6 +200,19 @@ class Module:
             dL/dx, of the shape of the input x.
         """
         raise NotImplementedError
+
+    def backward_params(self, grad_output: Tensor) -> None:
+        """backward() for the parameter gradients only, when nobody reads dL/dx.
+
+        train() calls it: the network's input is the data, whose gradient it never uses
+        (torch skips it too: the data does not require grad). A layer that can skip
+        dL/dx overrides this (Linear, and Sequential for its first module); by default
+        it is backward() with the result dropped.
+
+        Args:
+            grad_output: dL/dy, of the shape of the output y.
+        """
+        self.backward(grad_output)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         """module(x) is module.forward(x)."""

@@ -90,17 +90,40 @@ class Sequential(Module):
         Raises:
             RuntimeError: backward in eval mode, or no forward to take (see Module).
         """
+        grad = self._chain(grad_output, input_grad=True)
+        assert grad is not None
+        return grad
+
+    def backward_params(self, grad_output: Tensor) -> None:
+        """backward() without dL/dx: the first module skips its input gradient.
+
+        Args:
+            grad_output: dL/dy, of the output's shape.
+
+        Raises:
+            RuntimeError: backward in eval mode, or no forward to take (see Module).
+        """
+        self._chain(grad_output, input_grad=False)
+
+    def _chain(self, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        """The chain rule from f_n back to f_1; f_1 computes dL/dx only if input_grad."""
         if not self.training:
             raise RuntimeError("Sequential: backward() in eval mode; call train() first")
         pass_id, outermost = self._begin_backward(grad_output)
         try:
             self._take(pass_id)
-            for m in reversed(self.modules):
+            if not self.modules:  # the identity
+                return grad_output if input_grad else None
+            *later, first = reversed(self.modules)
+            for m in later:
                 grad_output = m.backward(grad_output)
+            if not input_grad:
+                first.backward_params(grad_output)
+                return None
+            return first.backward(grad_output)
         finally:
             if outermost:
                 PASSES.backward = None
-        return grad_output
 
     def params(self) -> list[Parameter]:
         """Every module's parameters, first module first (each parameter once)."""

@@ -333,8 +333,8 @@ def _step(model: Module, loss_fn: Loss, optimizer: SGD, error_band: float | None
     def step(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
         out = model(xb)  # 1. forward
         loss = loss_fn(out, yb)  # 2. the loss (one per replica)
-        optimizer.zero_grad()  # 3. backward, from cleared gradients
-        model.backward(loss_fn.backward())
+        optimizer.zero_grad()  # 3. backward, from cleared gradients (the data's
+        model.backward_params(loss_fn.backward())  # gradient dL/dx is not needed)
         optimizer.step()  # 4. the SGD step
         return loss * xb.shape[-2], _wrong(out, yb, error_band).sum(dim=-1).to(out.dtype)
 

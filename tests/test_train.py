@@ -314,3 +314,53 @@ def test_error_rate_in_chunks_counts_every_point_once(
     x, y = disk_dataset(250, generator=g, replicas=3, dtype=torch.float64)
     expected = ((model(x) > 0.5) != (y > 0.5)).double().mean(dim=(-2, -1))
     assert torch.equal(error_rate(model, x, y), expected)
+
+
+# backward_params: the step's backward without the data's gradient --------------------
+
+
+def grads_after(model: minidl.Module, x: Tensor, call: str) -> list[Tensor]:
+    model.zero_grad()
+    loss_fn = minidl.MSELoss()
+    loss_fn(model(x), torch.zeros_like(model(x)))
+    result = getattr(model, call)(loss_fn.backward())
+    assert (result is None) == (call == "backward_params")
+    return [p.grad.clone() for p in model.params()]
+
+
+@pytest.mark.parametrize("replicas", [None, 3])
+@pytest.mark.parametrize("first", ["linear", "activation", "reused"])
+def test_backward_params_gives_the_parameter_gradients_of_backward(
+    replicas: int | None, first: str
+) -> None:
+    """Skipping dL/dx changes no parameter gradient, whatever the first module is."""
+    g = gen(4)
+    kw = dict(replicas=replicas, generator=g, dtype=DOUBLE, bias_std=0.5)
+    a, b = minidl.Linear(3, 4, "tanh", **kw), minidl.Linear(4, 4, "tanh", **kw)
+    modules = {
+        "linear": [a, minidl.Tanh(), b],
+        "activation": [minidl.Tanh(), a, minidl.Tanh(), b],
+        "reused": [b, minidl.Tanh(), b],
+    }[first]
+    model = minidl.Sequential(*modules)
+    features = 4 if first == "reused" else 3
+    shape = (5, features) if replicas is None else (3, 5, features)
+    x = torch.empty(shape, dtype=DOUBLE).normal_(generator=g)
+    expected = grads_after(model, x, "backward")
+    got = grads_after(model, x, "backward_params")
+    for p, q in zip(got, expected, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_train_skips_the_gradient_of_the_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first Linear of a trained network never computes dL/dx (the data's gradient)."""
+    g = gen(5)
+    model = build_network(REPORT_RECIPE, generator=g, dtype=DOUBLE)
+    first = model[0]
+    calls: list[str] = []
+    for name in ("backward", "backward_params"):
+        method = getattr(first, name)
+        monkeypatch.setattr(first, name, lambda grad, m=method, n=name: calls.append(n) or m(grad))
+    x, y = disk(20, g)
+    train(model, minidl.MSELoss(), sgd(model), x, y, epochs=1, batch_size=10, generator=g)
+    assert calls == ["backward_params"] * 2
