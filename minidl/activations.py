@@ -9,7 +9,7 @@ import math
 
 from torch import Tensor
 
-from .checks import ArgumentError, check_tensor
+from .checks import check_number, check_tensor
 from .module import Module
 
 _LOG2_E = 1 / math.log(2)  # log2(e): e^z = 2^(z log2 e)
@@ -62,14 +62,6 @@ class _Elementwise(Module):
         raise NotImplementedError
 
 
-def _check_number(owner: str, name: str, value: float, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentError(f"{owner}: {name} must be a number, got {value!r}")
-    if positive and not value > 0:
-        raise ArgumentError(f"{owner}: {name} must be > 0, got {value!r}")
-    return float(value)
-
-
 class ReLU(_Elementwise):
     """f(x) = max(0, x); f'(x) = 1[x > 0] = sign(f(x)) (so f'(0) = 0, as in torch).
 
@@ -77,9 +69,11 @@ class ReLU(_Elementwise):
     """
 
     def f(self, x: Tensor) -> Tensor:
+        """max(0, x)."""
         return x.clamp(min=0)
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """1[x > 0], as sign(y): y = max(0, x) is 0 or positive."""
         return y.sign()
 
 
@@ -90,9 +84,11 @@ class Tanh(_Elementwise):
     """
 
     def f(self, x: Tensor) -> Tensor:
+        """tanh(x)."""
         return x.tanh()
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - y^2, as (1 - y)(1 + y)."""
         # (1 - y)(1 + y): each factor is exact where it is small, so no cancellation
         return (1 - y).mul_(1 + y)
 
@@ -110,15 +106,18 @@ class LeakyReLU(_Elementwise):
     """
 
     def __init__(self, slope: float = 0.2) -> None:
-        self.slope = _check_number("LeakyReLU", "slope", slope)
+        self.slope = check_number("LeakyReLU", "slope", slope)
 
     def f(self, x: Tensor) -> Tensor:
+        """slope min(x, 0) + max(x, 0)."""
         return x.clamp(max=0).mul_(self.slope).add_(x.clamp(min=0))
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """slope + (1 - slope) 1[x > 0]."""
         return x.clamp(min=0).sign_().mul_(1 - self.slope).add_(self.slope)
 
     def extra_repr(self) -> str:
+        """The slope, shown by repr()."""
         return f"slope={self.slope}"
 
 
@@ -142,14 +141,16 @@ class ELU(_Elementwise):
     scale = 1.0
 
     def __init__(self, alpha: float = 0.2) -> None:
-        self.alpha = _check_number(type(self).__name__, "alpha", alpha, positive=True)
+        self.alpha = check_number(type(self).__name__, "alpha", alpha, positive=True)
 
     def f(self, x: Tensor) -> Tensor:
+        """scale (max(x, 0) + alpha expm1(min(x, 0))); scale = 1 for ELU."""
         # max(x, 0) + alpha expm1(min(x, 0)): one of the two terms is 0 at every x
         y = x.clamp(min=0).add_(x.clamp(max=0).expm1_(), alpha=self.alpha)
         return y if self.scale == 1.0 else y.mul_(self.scale)
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """scale (alpha e^min(x,0) + (1 - alpha) 1[x > 0])."""
         # scale (alpha e^z + (1 - alpha) 1[x > 0]), z = min(x, 0), 1[x > 0] = sign(max(x, 0));
         # e^z as 2^(z log2 e): exp2 is several times faster than exp on many CPUs, and
         # as accurate relative to e^z (to a few float32 ulps for z >= -88)
@@ -157,6 +158,7 @@ class ELU(_Elementwise):
         return d.add_(x.clamp(min=0).sign_(), alpha=self.scale * (1 - self.alpha))
 
     def extra_repr(self) -> str:
+        """Alpha, shown by repr()."""
         return f"alpha={self.alpha}"
 
 
@@ -175,9 +177,10 @@ class SELU(ELU):
 
     def __init__(self, alpha: float = 1.6733, scale: float = 1.0507) -> None:
         super().__init__(alpha)
-        self.scale = _check_number("SELU", "scale", scale, positive=True)
+        self.scale = check_number("SELU", "scale", scale, positive=True)
 
     def extra_repr(self) -> str:
+        """Alpha and scale, shown by repr()."""
         return f"alpha={self.alpha}, scale={self.scale}"
 
 
@@ -191,8 +194,10 @@ class Sigmoid(_Elementwise):
     """
 
     def f(self, x: Tensor) -> Tensor:
+        """a / (a + b), a = e^min(x,0), b = e^min(-x,0)."""
         a, b = x.clamp(max=0).exp_(), x.neg().clamp_(max=0).exp_()
         return a.div_(b.add_(a))
 
     def df(self, x: Tensor, y: Tensor) -> Tensor:
+        """y (1 - y)."""
         return (1 - y).mul_(y)
