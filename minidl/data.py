@@ -175,7 +175,7 @@ def permutation(
         device: of the result.
 
     Returns:
-        int64 indices (n,), or (R, n) (row r: replica r's order).
+        int64 indices (n,), or (R, n) whose row r is replica r's order.
 
     Raises:
         ArgumentError: n or replicas not an integer >= 1.
