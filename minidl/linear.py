@@ -185,7 +185,8 @@ class Linear(Module):
     def backward_params(self, grad_output: Tensor) -> None:
         """backward() without dL/dX = G W: only the weight and bias gradients are added.
 
-        train() uses it for the first layer, whose input is the data (see Module).
+        train() reaches it when this layer is the network's first module, whose input is
+        the data (see Module.backward_params).
 
         Args:
             grad_output: G = dL/dy, of the output's shape (..., out) or (R, batch, out).

@@ -158,9 +158,11 @@ def check_recipe(recipe: Recipe, owner: str = "check_recipe") -> Recipe:
         recipe, unchanged.
 
     Raises:
-        ArgumentError: a name (loss, task, scaling, train_count) that is not a key of its
-            registry; lr not a finite number > 0, momentum outside [0, 1), target_scale
-            outside (0, 1] or error_band outside [0, 1).
+        ArgumentError: a name (loss, task, scaling, train_count, each hidden activation)
+            that is not a key of its registry; no hidden layer, a width that is not an
+            integer >= 1, bias_std not a finite number >= 0, lr not a finite number > 0,
+            momentum outside [0, 1), target_scale outside (0, 1] or error_band outside
+            [0, 1).
     """
     choices: tuple[tuple[str, str, Any], ...] = (
         ("loss", recipe.loss, LOSSES),
@@ -171,6 +173,19 @@ def check_recipe(recipe: Recipe, owner: str = "check_recipe") -> Recipe:
     for what, choice, allowed in choices:
         if choice not in allowed:
             raise ArgumentError(f"{owner}: {what} must be one of {list(allowed)}, got {choice!r}")
+    for name in recipe.hidden:
+        if name not in ACTIVATIONS:
+            raise ArgumentError(
+                f"{owner}: hidden must name activations of {list(ACTIVATIONS)}, got {name!r}"
+            )
+    if not recipe.hidden:
+        raise ArgumentError(f"{owner}: hidden must name at least one activation")
+    if isinstance(recipe.width, bool) or not isinstance(recipe.width, int) or recipe.width < 1:
+        raise ArgumentError(f"{owner}: width must be an integer >= 1, got {recipe.width!r}")
+    if not (math.isfinite(recipe.bias_std) and recipe.bias_std >= 0):
+        raise ArgumentError(
+            f"{owner}: bias_std must be a finite number >= 0, got {recipe.bias_std!r}"
+        )
     if not (math.isfinite(recipe.lr) and recipe.lr > 0):
         raise ArgumentError(f"{owner}: lr must be a finite number > 0, got {recipe.lr!r}")
     if not 0 <= recipe.momentum < 1:

@@ -95,7 +95,7 @@ class Sequential(Module):
         return grad
 
     def backward_params(self, grad_output: Tensor) -> None:
-        """backward() without dL/dx: the first module skips its input gradient.
+        """backward() without dL/dx: the first module's backward_params (a Linear skips dL/dx).
 
         Args:
             grad_output: dL/dy, of the output's shape.

@@ -112,9 +112,13 @@ def verdict(difference: float, se: float, *, threshold: float = 2.0, margin: flo
 
 
 def describe(difference: float, se: float, **band: float) -> str:
-    """One line: "+0.08 ± 0.03 points (z = +2.9): higher" (verdict's keywords pass through)."""
+    """One line: "+0.08 ± 0.03 points (z = +2.91): higher" (verdict's keywords pass through).
+
+    z is shown to two decimals, so that a value near a threshold of verdict() reads as
+    its side of it (z = +2.31 is "higher", z = +2.29 "borderline").
+    """
     z = z_score(difference, se)
-    return f"{difference:+.2f} ± {se:.2f} points (z = {z:+.1f}): {verdict(difference, se, **band)}"
+    return f"{difference:+.2f} ± {se:.2f} points (z = {z:+.2f}): {verdict(difference, se, **band)}"
 
 
 def best(results: Sequence[Result]) -> Result:

@@ -39,7 +39,8 @@ class RestartRule:
     Args:
         start: the first epoch (counted from 0) at which a stuck network is redrawn, >= 0.
         tol: the change of the epoch loss below which a network counts as stuck, >= 0.
-        max_error: a stuck network is redrawn only above this train error (a fraction).
+        max_error: a stuck network is redrawn only above this train error, a fraction
+            at most 1 (0.4 is 40 %; a negative value redraws every stuck network).
         generator: the torch.Generator of the redraws (None: train()'s).
 
     Raises:
@@ -58,11 +59,11 @@ class RestartRule:
             raise ArgumentError(f"RestartRule: start must be an integer >= 0, got {self.start!r}")
         if not check_number("RestartRule", "tol", self.tol, finite=False) >= 0:
             raise ArgumentError(f"RestartRule: tol must be >= 0, got {self.tol!r}")
-        if (
-            check_number("RestartRule", "max_error", self.max_error, finite=False)
-            != self.max_error
-        ):
-            raise ArgumentError(f"RestartRule: max_error must be a number, got {self.max_error!r}")
+        if not check_number("RestartRule", "max_error", self.max_error, finite=False) <= 1:
+            raise ArgumentError(
+                f"RestartRule: max_error is a fraction, at most 1 (0.4 is 40 %), got "
+                f"{self.max_error!r}"
+            )
         if self.generator is not None and not isinstance(self.generator, torch.Generator):
             raise ArgumentError("RestartRule: generator must be a torch.Generator or None")
 
@@ -72,11 +73,12 @@ class History:
     """What train() records per epoch: shape (epochs,) for one network, (epochs, R) for R.
 
     Errors are fractions (0.05 is 5 %), as error_rate() gives them; Result reports percent.
-    `loss` and `train_error` are averaged over the epoch's batches as they were trained
-    (the error counted as error_rate() counts it); `restarted` (bool) marks the epochs
-    after which a network was redrawn; `diverged` (bool, () or (R,)) the networks whose
-    loss was ever non-finite; `validation_error` the error_rate() on the validation data
-    at the end of each epoch (None without validation data).
+    `loss` and `train_error` are averaged per point over the epoch's batches as they were
+    trained (the error counted as error_rate() counts it, or with train()'s error_band);
+    `restarted` (bool) marks the epochs after which a network was redrawn; `diverged`
+    (bool, () or (R,)) the networks whose loss was ever non-finite; `validation_error`
+    the error_rate() on the validation data at the end of each epoch (None without
+    validation data).
     Derived in notebooks/07_training.ipynb.
     """
 
@@ -401,7 +403,7 @@ def _check_loss(loss: Tensor, epoch: int, replicas: int | None, lr: float) -> No
     """A single network whose loss is not finite stops training (replicas are redrawn)."""
     if replicas is None and not bool(loss.isfinite()):
         raise FloatingPointError(
-            f"train: the loss became {loss.item()} in epoch {epoch}; "
+            f"train: the loss became {loss.item()} in epoch {epoch + 1} (History row {epoch}); "
             f"try a smaller learning rate than {lr}"
         )
 

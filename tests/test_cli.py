@@ -106,6 +106,9 @@ def test_runs_without_tqdm(
         ["reproduce", "--set", "momentum=1.5"],
         ["reproduce", "--set", "loss=foo"],
         ["reproduce", "--set", "task=disk2"],
+        ["reproduce", "--set", "hidden=relu,foo"],
+        ["reproduce", "--set", "width=0"],
+        ["reproduce", "--set", "bias_std=-1"],
         ["sweep", "--lr", "0.1", "nan"],
         ["reproduce", "--momentum", "1.0"],
         ["reproduce", "--momentum", "-0.1"],
@@ -187,7 +190,7 @@ def test_reproduce_states_the_distance_to_the_published_figure(
     out = capsys.readouterr().out
     assert "recipe 'report-code'" in out
     line = next(line for line in out.splitlines() if line.startswith("test error - the report"))
-    assert re.search(r"points \(z = [+-]\d+\.\d\): ", line)
+    assert re.search(r"points \(z = [+-]\d+\.\d\d\): ", line)
     assert line.endswith("(independent means)")
 
 

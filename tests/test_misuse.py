@@ -617,6 +617,7 @@ ZEROS = torch.zeros(2, 1)
         (lambda: minidl.Tanh().train("no"), "Tanh.train.*mode must be a bool"),
         (lambda: RestartRule(start=-1), "RestartRule.*start"),
         (lambda: RestartRule(tol=float("nan")), "RestartRule.*tol"),
+        (lambda: RestartRule(max_error=40), "RestartRule.*max_error is a fraction"),
         (lambda: minidl.Parameter([1.0]), "Parameter.*Tensor.*list"),
         (lambda: minidl.Sequential(minidl.ReLU), "Sequential.*item 0.*the class"),
     ],

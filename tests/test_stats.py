@@ -99,8 +99,8 @@ def test_verdict_band_is_configurable_and_checked() -> None:
 
 
 def test_describe_is_one_stable_line() -> None:
-    assert describe(0.08, 0.0275) == "+0.08 ± 0.03 points (z = +2.9): higher"
-    assert describe(-0.05, 0.031) == "-0.05 ± 0.03 points (z = -1.6): no measurable difference"
+    assert describe(0.08, 0.0275) == "+0.08 ± 0.03 points (z = +2.91): higher"
+    assert describe(-0.05, 0.031) == "-0.05 ± 0.03 points (z = -1.61): no measurable difference"
 
 
 def fake(errors: list[float], lr: float) -> Result:
