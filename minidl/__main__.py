@@ -92,12 +92,23 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs", type=_positive_int, default=100, help="networks (default 100)")
-    common.add_argument("--epochs", type=_positive_int, default=100)
-    common.add_argument("--batch-size", type=_positive_int, default=100)
+    common.add_argument("--epochs", type=_positive_int, default=100, help="default 100")
+    common.add_argument(
+        "--batch-size", type=_positive_int, default=100, help="points per step (default 100)"
+    )
     common.add_argument("--momentum", type=_momentum, default=None, help="default: the recipe's")
-    common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--engine", choices=ENGINES, default="replicas")
-    common.add_argument("--recipe", choices=sorted(RECIPES), default="default")
+    common.add_argument(
+        "--seed", type=int, default=0, help="0 (default): the test runs; 1: the validation runs"
+    )
+    common.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="replicas",
+        help="replicas (default): all runs in one pass; loop: one at a time",
+    )
+    common.add_argument(
+        "--recipe", choices=sorted(RECIPES), default="default", help="default: default"
+    )
     common.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda, ...")
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     common.add_argument("--json", type=_json_path, metavar="PATH", help="also write JSON here")
