@@ -152,9 +152,11 @@ class Linear(Module):
                 f"{self!r}: expected input ({self.replicas}, batch, {self.in_features}), "
                 f"got {tuple(x.shape)}"
             )
-        # (R, B, out) = (R, 1, out) + (R, B, in) @ (R, in, out): b + x W^T in one batched
-        # product, b broadcast over the batch
-        return self._save(b.unsqueeze(1).baddbmm(x, w.mT), x)
+        # (R, B, out) = b + x W^T in one batched product, b broadcast over the batch. It is
+        # formed as (b + W x^T)^T: the BLAS is faster when the long batch dimension is the
+        # last one of the result, so y is stored as (R, out, B) and returned as its
+        # transpose (.mT, a view: y is still (R, B, out)).
+        return self._save(b.unsqueeze(2).baddbmm(w, x.mT).mT, x)
 
     def backward(self, grad_output: Tensor) -> Tensor:
         """dL/dX = G W; adds dL/dW = G^T X to weight.grad and dL/db = sum_batch G to bias.grad.
@@ -172,14 +174,12 @@ class Linear(Module):
         """
         g = self._accumulate(grad_output)
         w = self.weight.value
-        # dL/dX (R, B, in) = (R, B, out) @ (R, out, in); where in < out as (W^T G^T)^T, see
-        # _accumulate
-        if self.in_features < self.out_features:
-            grad_input = (w.mT @ g.mT).mT
-        elif self.out_features == 1:  # G W is an outer product: a broadcast product is faster
-            grad_input = g * w
+        # dL/dX (R, B, in) = (R, B, out) @ (R, out, in), formed as (W^T G^T)^T like the
+        # forward's product; where out = 1, G W is an outer product: a broadcast is faster
+        if self.out_features == 1:
+            grad_input = (w.mT * g.mT).mT
         else:
-            grad_input = g @ w
+            grad_input = (w.mT @ g.mT).mT
         return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
 
     def backward_params(self, grad_output: Tensor) -> None:
@@ -208,10 +208,11 @@ class Linear(Module):
             g, x = g.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
         # dL/dW (R, out, in) = (R, out, B) @ (R, B, in) and dL/db (R, out) = G summed over B
         # (without replicas, the same without R). A product whose result has only a few
-        # columns is slow in the BLAS, so where in < out it is formed as (X^T G)^T.
+        # columns is slow in the BLAS, so where in < out it is formed as (X^T G)^T, with
+        # X^T in rows (the data x of a first layer is (R, B, in), so X^T is a copy).
         # (mT transposes the last two dimensions.)
         if self.in_features < self.out_features:
-            self.weight.grad.add_((x.mT @ g).mT)
+            self.weight.grad.add_((x.mT.contiguous() @ g).mT)
         elif g.ndim == 3:  # added by the product itself (beta = 1 keeps what is there)
             self.weight.grad.baddbmm_(g.mT, x)
         else:
