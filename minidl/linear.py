@@ -127,7 +127,9 @@ class Linear(Module):
             x: (..., in), or (R, batch, in) for a layer with R replicas.
 
         Returns:
-            y, (..., out) or (R, batch, out).
+            y, (..., out) or (R, batch, out). For (batch, in) and (R, batch, in) inputs it
+            is stored feature by feature (a transposed view: y.mT is contiguous), so
+            y.view() may refuse a new shape where y.reshape() copies.
 
         Raises:
             TypeError: x is not a float tensor of the weights' dtype.
@@ -142,10 +144,11 @@ class Linear(Module):
                 raise ShapeError(
                     f"{self!r}: expected input (..., {self.in_features}), got {tuple(x.shape)}"
                 )
-            # (B, out) = (out,) + (B, in) @ (in, out) in one fused addmm; with other
-            # leading dimensions, (..., out) = (..., in) @ (in, out), then + b
+            # (B, out) = b + x W^T in one fused addmm, formed as (b + W x^T)^T like the
+            # batched product below; with other leading dimensions, (..., out) =
+            # (..., in) @ (in, out), then + b
             if x.ndim == 2:
-                return self._save(b.addmm(x, w.t()), x)
+                return self._save(b.unsqueeze(1).addmm(w, x.t()).t(), x)
             return self._save(x.matmul(w.t()).add_(b), x)
         if x.ndim != 3 or x.shape[0] != self.replicas or x.shape[2] != self.in_features:
             raise ShapeError(
