@@ -179,10 +179,7 @@ class Linear(Module):
         w = self.weight.value
         # dL/dX (R, B, in) = (R, B, out) @ (R, out, in), formed as (W^T G^T)^T like the
         # forward's product; where out = 1, G W is an outer product: a broadcast is faster
-        if self.out_features == 1:
-            grad_input = (w.mT * g.mT).mT
-        else:
-            grad_input = (w.mT @ g.mT).mT
+        grad_input = (w.mT * g.mT if self.out_features == 1 else w.mT @ g.mT).mT
         return grad_input.reshape((*grad_output.shape[:-1], self.in_features))
 
     def backward_params(self, grad_output: Tensor) -> None:
