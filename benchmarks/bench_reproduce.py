@@ -92,8 +92,8 @@ def in_own_process(engine: str, runs: int, epochs: int, width: int = 25) -> dict
 def timing(runs: int, sample: int, epochs: int, rounds: int) -> None:
     """Interleaved rounds of every engine; print the table of medians and paired ratios."""
     names = list(ENGINES)
-    for name in names:  # warm-up: imports, first allocations, kernels
-        ENGINES[name][1](2, 1)
+    for name in names:  # warm-up at the timed size: imports, first allocations, kernels
+        ENGINES[name][1](sample if ENGINES[name][2] else runs, 2)
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     errors: dict[str, list[float]] = {}
