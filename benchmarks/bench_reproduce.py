@@ -1,4 +1,4 @@
-"""The report's protocol timed five ways in one process, in interleaved rounds.
+"""The report's protocol timed six ways in one process, in interleaved rounds.
 
 Every round runs every engine once (the order rotates from round to round), so that the
 engines share the machine's states; the table gives the median seconds (wall clock and
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engines import Run, run_autograd, run_func, run_minidl, run_torch_nn
+from engines import Run, run_autograd, run_floor, run_func, run_minidl, run_torch_nn
 
 from minidl.experiment import reproduce
 
@@ -37,6 +37,7 @@ ENGINES: dict[str, tuple[str, Callable[[int, int], Run], bool]] = {
     "replicas": ("minidl replicas, all runs in one pass", run_minidl, False),
     "autograd": ("batched autograd (R, out, in) + optim.SGD", run_autograd, False),
     "func": ("torch.func vmap(grad) + optim.SGD", run_func, False),
+    "floor": ("tensor-op floor: minidl's step, no framework", run_floor, False),
     "loop": ("minidl loop, one network at a time", lambda r, e: run_minidl(r, e, engine="loop"),
              True),
     "torch.nn": ("torch.nn + autograd, one run after another", run_torch_nn, True),

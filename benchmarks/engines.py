@@ -1,4 +1,4 @@
-"""The report's protocol run by five engines on the same data, initial weights and batches.
+"""The report's protocol run by six engines on the same data, initial weights and batches.
 
 Every engine trains R networks (2-25-25-25-1, ELU, ReLU, SELU, sigmoid; MSE; SGD with
 momentum; the restart rule) for the default recipe of minidl.experiment, and returns the
@@ -11,6 +11,8 @@ the final evaluation):
     autograd  batched autograd: parameters (R, out, in), baddbmm, loss.sum().backward(),
               torch.optim.SGD
     func      torch.func: stack_module_state + functional_call + vmap(grad), torch.optim.SGD
+    floor     minidl's step as one function of tensor methods: no modules, checks or
+              bookkeeping (the least that minidl's rules allow for the same arithmetic)
 
 The two batched references are written as an experienced PyTorch user would write them:
 one fused kernel per activation (F.elu, F.relu, F.selu, torch.sigmoid), the bias inside
@@ -20,6 +22,7 @@ own mean loss, and the same shuffle as minidl (one permutation per replica per e
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +32,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
+from minidl.activations import ELU, SELU
 from minidl.data import disk_dataset, fit_standardizer, permutation, standardize
 from minidl.experiment import RECIPES, build_network, reproduce
 from minidl.linear import Linear
 from minidl.train import RestartRule
 
 RECIPE = RECIPES["default"]
+ELU_ALPHA = ELU().alpha
+SELU_ALPHA, SELU_SCALE = SELU().alpha, SELU().scale
 N, BATCH = 1000, 100
 
 
@@ -181,6 +187,83 @@ def run_autograd(runs: int, epochs: int, seed: int = 0) -> Run:
         return step
 
     return _timed(lambda: _train_batched(runs, epochs, seed, make_step, _forward))
+
+
+# The tensor-op floor -------------------------------------------------------------------
+
+_LOG2_E = 1 / math.log(2)
+
+
+def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
+    """scale (max(a, 0) + alpha expm1(min(a, 0))), as accurate as minidl's ELU and SELU."""
+    y = a.clamp(min=0).add_(a.clamp(max=0).expm1_(), alpha=alpha)
+    return y if scale == 1.0 else y.mul_(scale)
+
+
+def _elu_backward(a: Tensor, alpha: float, scale: float, g: Tensor) -> Tensor:
+    """g scale (alpha e^min(a,0) + (1 - alpha) 1[a > 0]), e^z as 2^(z log2 e) as in minidl."""
+    d = a.clamp(max=0).mul_(_LOG2_E).exp2_().mul_(scale * alpha)
+    return d.add_(a.clamp(min=0).sign_(), alpha=scale * (1 - alpha)).mul_(g)
+
+
+def _floor_forward(params: list[Tensor], x: Tensor) -> list[Tensor]:
+    """The pre-activations a0..a3 and activations h0..h2, out of the 2-25-25-25-1 network,
+    each product formed as minidl's Linear forms it: (b + W h^T)^T."""
+    w0, b0, w1, b1, w2, b2, w3, b3 = params
+    a0 = b0.unsqueeze(2).baddbmm(w0, x.mT).mT
+    h0 = _elu(a0, ELU_ALPHA, 1.0)
+    a1 = b1.unsqueeze(2).baddbmm(w1, h0.mT).mT
+    h1 = a1.clamp(min=0)
+    a2 = b2.unsqueeze(2).baddbmm(w2, h1.mT).mT
+    h2 = _elu(a2, SELU_ALPHA, SELU_SCALE)
+    out = b3.unsqueeze(2).baddbmm(w3, h2.mT).mT.neg_().exp_().add_(1).reciprocal_()
+    return [a0, h0, h1, a2, h2, out]
+
+
+def run_floor(runs: int, epochs: int, seed: int = 0) -> Run:
+    """minidl's step written as one function of tensor methods: what minidl's rules allow.
+
+    The same arithmetic (minidl's product layout, its accurate ELU and SELU, a plain
+    sigmoid), by hand, with no modules, argument checks or saved-state bookkeeping, and
+    the same epoch loop as the other batched engines. minidl's time over this engine's is
+    the cost of being a framework.
+    """
+
+    def make_step(params: list[Tensor]) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        grads = [torch.zeros_like(p) for p in params]
+        velocity = [torch.zeros_like(p) for p in params]
+        gw0, gb0, gw1, gb1, gw2, gb2, gw3, gb3 = grads
+
+        def step(xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+            w1, w2, w3 = params[2], params[4], params[6]
+            a0, h0, h1, a2, h2, out = _floor_forward(params, xb)
+            diff = out - yb
+            loss = diff.square().mean(dim=(1, 2))
+            g = diff.mul_(2 / xb.shape[1]).mul_((1 - out).mul_(out))  # dL/da3
+            for t in grads:
+                t.zero_()
+            gw3.baddbmm_(g.mT, h2)
+            gb3.add_(g.sum(1))
+            g = _elu_backward(a2, SELU_ALPHA, SELU_SCALE, (w3.mT * g.mT).mT)
+            gw2.baddbmm_(g.mT, h1)
+            gb2.add_(g.sum(1))
+            g = h1.sign().mul_((w2.mT @ g.mT).mT)
+            gw1.baddbmm_(g.mT, h0)
+            gb1.add_(g.sum(1))
+            g = _elu_backward(a0, ELU_ALPHA, 1.0, (w1.mT @ g.mT).mT)
+            gw0.add_((xb.mT.contiguous() @ g).mT)
+            gb0.add_(g.sum(1))
+            for p, v, d in zip(params, velocity, grads, strict=True):
+                v.mul_(RECIPE.momentum).add_(d)
+                p.add_(v, alpha=-RECIPE.lr)
+            return loss, out
+
+        return step
+
+    def predict(params: list[Tensor], x: Tensor) -> Tensor:
+        return _floor_forward(params, x)[-1]
+
+    return _timed(lambda: _train_batched(runs, epochs, seed, make_step, predict))
 
 
 # torch.func ----------------------------------------------------------------------------
