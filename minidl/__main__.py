@@ -171,9 +171,12 @@ def _run(args: argparse.Namespace, lr: float | None) -> Result:
             progress.close()
 
 
-def _row(name: str, train: tuple[float, float], test: tuple[float, float], extra: str) -> str:
+def _row(
+    name: str, train: tuple[float, float], test: tuple[float, float], extra: str, runs: int = 100
+) -> str:
     def cell(mean_sd: tuple[float, float]) -> str:
-        return f"{mean_sd[0]:5.2f} +- {mean_sd[1]:<5.2f}"
+        sd = f"{mean_sd[1]:<5.2f}" if runs >= 2 else "-    "  # one run has no spread
+        return f"{mean_sd[0]:5.2f} ± {sd}"
 
     return f"{name:<34} {cell(train)}  {cell(test)}  {extra}"
 
@@ -209,14 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = result.config
         changes = "".join(f", {k}={v}" for k, v in args.set)
         print(
-            f"{args.runs} runs, recipe {args.recipe!r} (lr {cfg['lr']}, momentum "
-            f"{cfg['momentum']}{changes}), engine {args.engine}"
+            f"{args.runs} run{'s' * (args.runs != 1)}, recipe {args.recipe!r} (lr "
+            f"{cfg['lr']}, momentum {cfg['momentum']}{changes}), engine {args.engine}"
         )
         print(header)
         print(_row("report (Ferrot & Richter, 2021)", REPORT_TRAIN_ERROR, REPORT_TEST_ERROR, ""))
         restarts = sum(result.restarts)
         extra = f"restarts {restarts}, {result.seconds:.1f} s"
-        print(_row("minidl", result.train_error_mean_sd, result.test_error_mean_sd, extra))
+        print(
+            _row("minidl", result.train_error_mean_sd, result.test_error_mean_sd, extra, args.runs)
+        )
         if args.runs >= 2:
             diff, se = independent(result.test_error_mean_sd, args.runs, REPORT_TEST_ERROR, 100)
             print(f"test error - the report's: {describe(diff, se)} (independent means)")
@@ -232,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(header)
         for lr, r in zip(args.lr, results, strict=True):
             extra = f"restarts {sum(r.restarts)}, {r.seconds:.1f} s"
-            print(_row(f"lr {lr:g}", r.train_error_mean_sd, r.test_error_mean_sd, extra))
+            print(
+                _row(f"lr {lr:g}", r.train_error_mean_sd, r.test_error_mean_sd, extra, args.runs)
+            )
         payload = [r.to_json() for r in results]
     if args.json:
         write_json(payload, args.json)  # whole or not at all

@@ -21,7 +21,7 @@ from minidl.recipes import REPORT_TEST_ERROR
 from minidl.stats import describe, independent
 
 QUICK = ["--runs", "3", "--epochs", "2", "--no-progress"]
-FIGURE = r"(\d+\.\d+) \+- (\d+\.\d+)"  # a table cell: mean +- sd
+FIGURE = r"(\d+\.\d+) ± (\d+\.\d+)"  # a table cell: mean ± sd
 
 
 def printed_row(out: str, name: str) -> tuple[list[str], int]:
@@ -71,6 +71,13 @@ def test_sweep_prints_one_row_per_lr(
     assert all(set(s) == json_keys for s in summaries)
     for lr, summary in zip(["0.1", "0.5"], summaries, strict=True):
         assert printed_row(out, f"lr {lr} ") == json_row(summary)
+
+
+def test_one_run_prints_no_spread(capsys: pytest.CaptureFixture[str]) -> None:
+    """One run has no standard deviation: the table says so instead of printing 0.00."""
+    assert main(["reproduce", "--runs", "1", "--epochs", "1", "--no-progress"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("minidl"))
+    assert re.fullmatch(r"minidl\s+\d+\.\d\d ± -\s+\d+\.\d\d ± -\s+restarts \d+, .*", row), row
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
