@@ -22,7 +22,6 @@ own mean loss, and the same shuffle as minidl (one permutation per replica per e
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ from minidl.linear import Linear
 from minidl.train import RestartRule
 
 RECIPE = RECIPES["default"]
-ELU_ALPHA = ELU().alpha
-SELU_ALPHA, SELU_SCALE = SELU().alpha, SELU().scale
 N, BATCH = 1000, 100
 
 
@@ -191,19 +188,8 @@ def run_autograd(runs: int, epochs: int, seed: int = 0) -> Run:
 
 # The tensor-op floor -------------------------------------------------------------------
 
-_LOG2_E = 1 / math.log(2)
-
-
-def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
-    """scale (max(a, 0) + alpha expm1(min(a, 0))), as accurate as minidl's ELU and SELU."""
-    y = a.clamp(min=0).add_(a.clamp(max=0).expm1_(), alpha=alpha)
-    return y if scale == 1.0 else y.mul_(scale)
-
-
-def _elu_backward(a: Tensor, alpha: float, scale: float, g: Tensor) -> Tensor:
-    """g scale (alpha e^min(a,0) + (1 - alpha) 1[a > 0]), e^z as 2^(z log2 e) as in minidl."""
-    d = a.clamp(max=0).mul_(_LOG2_E).exp2_().mul_(scale * alpha)
-    return d.add_(a.clamp(min=0).sign_(), alpha=scale * (1 - alpha)).mul_(g)
+# minidl's own activation functions (f and f', plain tensor methods with no bookkeeping)
+_ELU, _SELU = ELU(), SELU()
 
 
 def _floor_forward(params: list[Tensor], x: Tensor) -> list[Tensor]:
@@ -211,11 +197,11 @@ def _floor_forward(params: list[Tensor], x: Tensor) -> list[Tensor]:
     each product formed as minidl's Linear forms it: (b + W h^T)^T."""
     w0, b0, w1, b1, w2, b2, w3, b3 = params
     a0 = b0.unsqueeze(2).baddbmm(w0, x.mT).mT
-    h0 = _elu(a0, ELU_ALPHA, 1.0)
+    h0 = _ELU.f(a0)
     a1 = b1.unsqueeze(2).baddbmm(w1, h0.mT).mT
     h1 = a1.clamp(min=0)
     a2 = b2.unsqueeze(2).baddbmm(w2, h1.mT).mT
-    h2 = _elu(a2, SELU_ALPHA, SELU_SCALE)
+    h2 = _SELU.f(a2)
     out = b3.unsqueeze(2).baddbmm(w3, h2.mT).mT.neg_().exp_().add_(1).reciprocal_()
     return [a0, h0, h1, a2, h2, out]
 
@@ -245,13 +231,13 @@ def run_floor(runs: int, epochs: int, seed: int = 0) -> Run:
                 t.zero_()
             gw3.baddbmm_(g.mT, h2)
             gb3.add_(g.sum(1))
-            g = _elu_backward(a2, SELU_ALPHA, SELU_SCALE, (w3.mT * g.mT).mT)
+            g = _SELU.df(a2, h2).mul_((w3.mT * g.mT).mT)
             gw2.baddbmm_(g.mT, h1)
             gb2.add_(g.sum(1))
             g = h1.sign().mul_((w2.mT @ g.mT).mT)
             gw1.baddbmm_(g.mT, h0)
             gb1.add_(g.sum(1))
-            g = _elu_backward(a0, ELU_ALPHA, 1.0, (w1.mT @ g.mT).mT)
+            g = _ELU.df(a0, h0).mul_((w1.mT @ g.mT).mT)
             gw0.add_((xb.mT.contiguous() @ g).mT)
             gb0.add_(g.sum(1))
             for p, v, d in zip(params, velocity, grads, strict=True):
